@@ -1,0 +1,75 @@
+//! Owned records that parsers emit: one per request/response exchange (or per DNS query).
+//! They carry protocol facts only; the agent adds addresses, process and Kubernetes data.
+
+use serde::Serialize;
+
+/// One finished (or expired) exchange.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum Record {
+    Http(HttpRecord),
+    Dns(DnsRecord),
+}
+
+/// One HTTP/1.x (later also HTTP/2) request and its response.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct HttpRecord {
+    /// Timestamp (ns) of the first byte of the request.
+    pub start_ns: u64,
+    /// Timestamp (ns) of the last byte of the response (or of expiry).
+    pub end_ns: u64,
+    pub method: String,
+    /// Request target as sent (path and query).
+    pub target: String,
+    /// "1.0", "1.1", "2".
+    pub version: String,
+    /// Status code; None when the response was never seen (expired, connection closed).
+    pub status: Option<u16>,
+    /// Value of the Host header (or :authority).
+    pub host: Option<String>,
+    /// Request body length in bytes (declared or counted), if known.
+    pub request_body_len: Option<u64>,
+    /// Response body length in bytes (declared or counted), if known.
+    pub response_body_len: Option<u64>,
+    /// Captured request headers (lower-case name, value), filtered by `Limits`.
+    pub request_headers: Vec<(String, String)>,
+    /// Captured response headers.
+    pub response_headers: Vec<(String, String)>,
+    /// Up to `Limits::max_body_capture` bytes of the request body, lossy UTF-8.
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+    /// Why the record is incomplete, if it is ("timeout", "connection_closed", "gap").
+    pub incomplete: Option<&'static str>,
+}
+
+/// One DNS query and its response (or its timeout).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct DnsRecord {
+    /// Timestamp (ns) of the query.
+    pub query_ns: u64,
+    /// Timestamp (ns) of the response; None on timeout.
+    pub response_ns: Option<u64>,
+    pub id: u16,
+    pub question_name: String,
+    /// Record type mnemonic ("A", "AAAA", ...) or "TYPE<n>" for unknown types.
+    pub question_type: String,
+    /// "NOERROR", "NXDOMAIN", ..., or "TIMEOUT".
+    pub response_code: String,
+    pub answers: Vec<DnsAnswer>,
+    /// Counts from the response header.
+    pub answer_count: u16,
+    pub authority_count: u16,
+    pub additional_count: u16,
+    /// True when the response was seen without its query (capture started late).
+    pub response_only: bool,
+}
+
+/// One answer record, with its data as text ("93.184.216.34", "alias.example.", ...).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DnsAnswer {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub ttl: u32,
+    pub data: String,
+}

@@ -1,0 +1,279 @@
+//! The configuration structure, mirroring the product documentation's YAML.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub agent: AgentConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// service.name for the agent's own telemetry and for processes without one.
+    pub service_name: Option<String>,
+    pub network: NetworkConfig,
+    pub ebpf: EbpfConfig,
+    pub exporters: ExportersConfig,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            service_name: None,
+            network: NetworkConfig::default(),
+            ebpf: EbpfConfig::default(),
+            exporters: ExportersConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    pub enabled: bool,
+    /// Bytes of each kernel ring buffer (power of two, at least one page).
+    pub ring_buffer_size: u64,
+    pub include_ports: Vec<u16>,
+    pub exclude_ports: Vec<u16>,
+    pub tcp: TcpConfig,
+    pub http: HttpConfig,
+    pub dns: DnsConfig,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            enabled: true,
+            ring_buffer_size: 16 * 1024 * 1024,
+            include_ports: Vec::new(),
+            exclude_ports: Vec::new(),
+            tcp: TcpConfig::default(),
+            http: HttpConfig::default(),
+            dns: DnsConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TcpConfig {
+    pub enabled: bool,
+    pub rtt: bool,
+    pub retransmits: bool,
+    pub connection_tracking: bool,
+    /// Keep 1 in N connections (1 = all).
+    pub sample_rate: u32,
+    /// How often live connections report their counters.
+    #[serde(with = "humantime_serde")]
+    pub stats_interval: Duration,
+    /// Most connections tracked at once (kernel map and user-space table).
+    pub max_connections: u32,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            enabled: true,
+            rtt: true,
+            retransmits: true,
+            connection_tracking: true,
+            sample_rate: 1,
+            stats_interval: Duration::from_secs(10),
+            max_connections: 65536,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Body bytes copied into records (0 = none).
+    pub max_body_capture: usize,
+    /// Headers kept per message.
+    pub max_headers: usize,
+    /// Route patterns like `/users/{id}`; they win over derived routes.
+    pub routes: Vec<String>,
+    /// Allow capturing authorization/cookie headers when listed in capture_headers.
+    pub capture_sensitive_headers: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_body_capture: 0, max_headers: 64, routes: Vec::new(), capture_sensitive_headers: false }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    pub enabled: bool,
+    pub capture_queries: bool,
+    pub capture_responses: bool,
+    /// false: names and counts only, no answer records.
+    pub capture_content: bool,
+    pub ports: Vec<u16>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Distinct `domain` label values before `_other` is used.
+    pub max_domains: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            enabled: true,
+            capture_queries: true,
+            capture_responses: true,
+            capture_content: true,
+            ports: vec![53, 5353],
+            timeout: Duration::from_secs(5),
+            max_domains: 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EbpfConfig {
+    pub conn_stats: ConnStatsConfig,
+    pub network: EbpfNetworkConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnStatsConfig {
+    pub enabled: bool,
+}
+
+impl Default for ConnStatsConfig {
+    fn default() -> Self {
+        ConnStatsConfig { enabled: true }
+    }
+}
+
+/// `agent.ebpf.network`: keys here that also exist under `agent.network` win when both
+/// are set (the more specific eBPF section is the one the documentation's examples use).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EbpfNetworkConfig {
+    pub enabled: bool,
+    pub http: bool,
+    pub grpc: bool,
+    /// Glob patterns (`/health*`) of paths that produce no span and no metric.
+    pub exclude_paths: Vec<String>,
+    /// Header names to copy into spans.
+    pub capture_headers: Vec<String>,
+    pub include_ports: Option<Vec<u16>>,
+    pub exclude_ports: Option<Vec<u16>>,
+    /// Payload bytes copied per syscall (the rest is reported as a gap).
+    pub max_payload_bytes: u32,
+}
+
+impl Default for EbpfNetworkConfig {
+    fn default() -> Self {
+        EbpfNetworkConfig {
+            enabled: true,
+            http: true,
+            grpc: true,
+            exclude_paths: Vec::new(),
+            capture_headers: Vec::new(),
+            include_ports: None,
+            exclude_ports: None,
+            max_payload_bytes: 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportersConfig {
+    pub prometheus: PrometheusConfig,
+    pub otlp: OtlpConfig,
+    pub stdout: StdoutConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusConfig {
+    pub enabled: bool,
+    /// Listen address.
+    pub listen: String,
+    pub path: String,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig { enabled: true, listen: "127.0.0.1:9464".into(), path: "/metrics".into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    #[serde(rename = "grpc")]
+    Grpc,
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpConfig {
+    /// Endpoint URL; empty = OTLP off (unless OTEL_EXPORTER_OTLP_ENDPOINT is set).
+    pub endpoint: Option<String>,
+    pub protocol: Option<OtlpProtocol>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Metric export interval.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Records (spans, logs) queued for export before new ones are dropped (and counted).
+    pub queue_size: usize,
+    pub traces: bool,
+    pub metrics: bool,
+    pub logs: bool,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            endpoint: None,
+            protocol: None,
+            timeout: Duration::from_secs(10),
+            interval: Duration::from_secs(15),
+            queue_size: 8192,
+            traces: true,
+            metrics: true,
+            logs: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StdoutConfig {
+    /// Print every record as a JSON line (also `telegen run --json`).
+    pub json: bool,
+}
+
+/// The settings the agent reads, after merging `agent.network` and `agent.ebpf.network`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effective {
+    pub include_ports: Vec<u16>,
+    pub exclude_ports: Vec<u16>,
+}
+
+impl Config {
+    /// Merge the two places a key may live; `agent.ebpf.network` wins when both set it.
+    pub fn effective(&self) -> Effective {
+        let n = &self.agent.network;
+        let e = &self.agent.ebpf.network;
+        Effective {
+            include_ports: e.include_ports.clone().unwrap_or_else(|| n.include_ports.clone()),
+            exclude_ports: e.exclude_ports.clone().unwrap_or_else(|| n.exclude_ports.clone()),
+        }
+    }
+}

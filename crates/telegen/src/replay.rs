@@ -1,0 +1,1 @@
+//! replay: runs a pcap/pcapng file through the stream -> signals -> export path.

@@ -1,0 +1,1 @@
+//! run: the live agent (telegen run).
