@@ -1,1 +1,13 @@
-//! signals (skeleton)
+//! signals: turns capture and stream events into records (spans, events) and metrics.
+//!
+//! - [`tcp`]: connection lifecycle, RTT, retransmits, bytes (from `capture::ConnEvent`).
+//! - [`l7`]: protocol records from `stream::StreamEvent`s via `telegen_proto` (HTTP, DNS).
+//! - [`metrics`]: bounded metric families recorded once, exported to Prometheus and OTLP.
+//! - [`record`]: the exporter-neutral records.
+
+pub mod l7;
+pub mod metrics;
+pub mod record;
+pub mod tcp;
+
+pub use record::{AttrValue, Attributes, Event, Signal, Span, SpanKind, SpanStatus};
