@@ -1,1 +1,497 @@
-//! l7 (next)
+//! Application-layer signals: feeds [`StreamEvent`]s into one `telegen_proto` parser per
+//! connection, and maps the records that come out to spans (HTTP) and events (DNS), with
+//! RED metrics. The same code serves live capture and replay.
+
+use super::metrics::{CounterVec, HistogramVec, Labels, MetricName, MetricsBuilder, OVERFLOW_VALUE};
+use super::record::{new_ids, Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};
+use crate::export::telemetry::SelfTelemetry;
+use crate::stream::{ConnKey, Observer, Payload, StreamEvent};
+use globset::GlobSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use telegen_proto::record::{DnsRecord, HttpRecord, Record};
+use telegen_proto::session::ConnParser;
+use telegen_proto::stats::ParseStats;
+use telegen_proto::{Limits, Transport};
+
+/// HTTP duration buckets, in seconds.
+pub const HTTP_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// DNS latency buckets, in seconds.
+pub const DNS_BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
+
+/// Which attribute names HTTP spans carry (OTEL_SEMCONV_STABILITY_OPT_IN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpSemconv {
+    /// `http.method`, `http.url`, `http.status_code`, `net.peer.ip` ...
+    #[default]
+    Old,
+    /// `http.request.method`, `url.full`, `http.response.status_code`, `network.peer.address` ...
+    Stable,
+    /// Both.
+    Dup,
+}
+
+/// What the L7 stage needs from the configuration.
+#[derive(Clone)]
+pub struct L7Options {
+    pub limits: Limits,
+    pub http_enabled: bool,
+    pub dns_enabled: bool,
+    pub exclude_paths: GlobSet,
+    /// User route patterns like `/users/{id}`; they win over derived routes.
+    pub routes: Vec<String>,
+    pub semconv: HttpSemconv,
+    pub dns_capture_queries: bool,
+    pub dns_capture_responses: bool,
+    pub dns_capture_content: bool,
+    /// Distinct `domain` label values before `_other`.
+    pub max_domains: usize,
+    /// Connections with parser state at once; the least recently used is dropped past it.
+    pub max_connections: usize,
+    /// `service.name` when the process gives none.
+    pub default_service: String,
+}
+
+impl Default for L7Options {
+    fn default() -> Self {
+        L7Options {
+            limits: Limits::default(),
+            http_enabled: true,
+            dns_enabled: true,
+            exclude_paths: GlobSet::empty(),
+            routes: Vec::new(),
+            semconv: HttpSemconv::Old,
+            dns_capture_queries: true,
+            dns_capture_responses: true,
+            dns_capture_content: true,
+            max_domains: 500,
+            max_connections: 16384,
+            default_service: "unknown_service".into(),
+        }
+    }
+}
+
+pub struct L7Metrics {
+    http_server_requests: CounterVec,
+    http_server_duration: HistogramVec,
+    http_client_requests: CounterVec,
+    http_client_duration: HistogramVec,
+    dns_queries: CounterVec,
+    dns_latency: HistogramVec,
+}
+
+impl L7Metrics {
+    pub fn new(b: &mut MetricsBuilder<'_>) -> Self {
+        let m = |prom, otel, help| MetricName { prom, otel, help };
+        L7Metrics {
+            http_server_requests: b.counter(m("http_server_requests", "http.server.requests", "HTTP requests served, seen from the server side")),
+            http_server_duration: b.histogram(m("http_server_duration", "http.server.request.duration", "HTTP server request duration in seconds (first request byte to last response byte)"), "s", &HTTP_BUCKETS),
+            http_client_requests: b.counter(m("http_client_requests", "http.client.requests", "HTTP requests made, seen from the client side")),
+            http_client_duration: b.histogram(m("http_client_duration", "http.client.request.duration", "HTTP client request duration in seconds"), "s", &HTTP_BUCKETS),
+            dns_queries: b.counter(m("telegen_dns_queries", "telegen.dns.queries", "DNS queries by domain, query_type and response_code")),
+            dns_latency: b.histogram(m("telegen_dns_latency", "telegen.dns.latency", "DNS query latency in seconds"), "s", &DNS_BUCKETS),
+        }
+    }
+}
+
+struct Conn {
+    parser: ConnParser,
+    key: ConnKey,
+    observer: Observer,
+    process: Option<Arc<crate::capture::ProcessInfo>>,
+    last_ns: u64,
+}
+
+/// The L7 stage. Not thread-safe by design: one owner drives it.
+pub struct L7Signals {
+    opts: L7Options,
+    m: L7Metrics,
+    telemetry: SelfTelemetry,
+    conns: HashMap<u64, Conn>,
+    domains: HashSet<String>,
+    records: Vec<Record>,
+    /// Totals of parser counters, for the summary.
+    pub stats: ParseStats,
+    pub records_by_protocol: HashMap<&'static str, u64>,
+}
+
+impl L7Signals {
+    pub fn new(opts: L7Options, m: L7Metrics, telemetry: SelfTelemetry) -> Self {
+        L7Signals { opts, m, telemetry, conns: HashMap::new(), domains: HashSet::new(), records: Vec::new(), stats: ParseStats::default(), records_by_protocol: HashMap::new() }
+    }
+
+    /// Feeds one stream event; finished records are mapped and handed to `emit`.
+    pub fn on_event(&mut self, ev: StreamEvent, emit: &mut dyn FnMut(Signal)) {
+        if !self.conns.contains_key(&ev.conn_id) {
+            if matches!(ev.payload, Payload::Close) {
+                return;
+            }
+            self.make_room();
+            let parser = ConnParser::new(ev.key.transport, ev.key.server.port(), &self.opts.limits);
+            self.conns.insert(ev.conn_id, Conn { parser, key: ev.key, observer: ev.observer, process: ev.process.clone(), last_ns: ev.ts_ns });
+        }
+        let Some(c) = self.conns.get_mut(&ev.conn_id) else { return };
+        c.last_ns = ev.ts_ns;
+        if c.process.is_none() {
+            c.process = ev.process.clone();
+        }
+        let closed = match &ev.payload {
+            Payload::Data(d) => {
+                c.parser.on_data(ev.dir, ev.ts_ns, d, &mut self.records);
+                false
+            }
+            Payload::Gap(n) => {
+                c.parser.on_gap(ev.dir, ev.ts_ns, *n, &mut self.records);
+                false
+            }
+            Payload::Close => {
+                c.parser.on_close(ev.ts_ns, &mut self.records);
+                true
+            }
+        };
+        self.drain(ev.conn_id, emit);
+        if closed {
+            self.conns.remove(&ev.conn_id);
+        }
+    }
+
+    /// Expires pending requests everywhere (call periodically with the current time, and
+    /// at the end of a replay with the last packet's time plus the timeouts).
+    pub fn expire(&mut self, now_ns: u64, emit: &mut dyn FnMut(Signal)) {
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.parser.expire(now_ns, &mut self.records);
+            }
+            self.drain(id, emit);
+        }
+    }
+
+    /// Closes every connection (end of replay, shutdown).
+    pub fn close_all(&mut self, now_ns: u64, emit: &mut dyn FnMut(Signal)) {
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.parser.on_close(now_ns, &mut self.records);
+                c.parser.expire(u64::MAX, &mut self.records);
+            }
+            self.drain(id, emit);
+            self.conns.remove(&id);
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn make_room(&mut self) {
+        if self.conns.len() < self.opts.max_connections {
+            return;
+        }
+        if let Some((&old, _)) = self.conns.iter().min_by_key(|(_, c)| c.last_ns) {
+            self.conns.remove(&old);
+            self.telemetry.drop("l7", "connection_table_full", 1);
+        }
+    }
+
+    fn drain(&mut self, id: u64, emit: &mut dyn FnMut(Signal)) {
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        let st = c.parser.take_stats();
+        let (key, observer, process) = (c.key, c.observer, c.process.clone());
+        self.account(&st);
+        if self.records.is_empty() {
+            return;
+        }
+        let recs = std::mem::take(&mut self.records);
+        for r in recs {
+            let sig = match r {
+                Record::Http(h) => {
+                    *self.records_by_protocol.entry("http").or_default() += 1;
+                    self.http(h, &key, observer, process.as_deref())
+                }
+                Record::Dns(d) => {
+                    *self.records_by_protocol.entry("dns").or_default() += 1;
+                    self.dns(d, &key, process.as_deref())
+                }
+            };
+            if let Some(s) = sig {
+                emit(s);
+            }
+        }
+    }
+
+    fn account(&mut self, st: &ParseStats) {
+        let t = &self.telemetry;
+        t.parse_error("any", "malformed", st.errors_malformed);
+        t.parse_error("any", "buffer_full", st.errors_buffer_full);
+        t.parse_error("any", "resync_bytes_skipped", st.resync_bytes_skipped);
+        t.parse_error("any", "gap", st.gaps);
+        t.parse_error("any", "request_expired", st.requests_expired);
+        t.parse_error("any", "pending_overflow", st.pending_overflow);
+        t.parse_error("any", "unmatched_response", st.unmatched_responses);
+        self.stats.add(st);
+    }
+
+    fn service_name(&self, p: Option<&crate::capture::ProcessInfo>) -> String {
+        match p {
+            Some(p) if !p.comm.is_empty() => p.comm.clone(),
+            _ => self.opts.default_service.clone(),
+        }
+    }
+
+    fn route(&self, target: &str) -> String {
+        let path = target.split(['?', '#']).next().unwrap_or("");
+        for pat in &self.opts.routes {
+            if route_matches(pat, path) {
+                return pat.clone();
+            }
+        }
+        derive_route(path)
+    }
+
+    fn http(&mut self, h: HttpRecord, key: &ConnKey, observer: Observer, p: Option<&crate::capture::ProcessInfo>) -> Option<Signal> {
+        if !self.opts.http_enabled {
+            return None;
+        }
+        let path = h.target.split('?').next().unwrap_or("");
+        if self.opts.exclude_paths.is_match(path) {
+            return None;
+        }
+        let route = self.route(&h.target);
+        let kind = match observer {
+            Observer::Client => SpanKind::Client,
+            Observer::Server | Observer::Wire => SpanKind::Server,
+        };
+        let (peer, peer_port) = match observer {
+            Observer::Client => (key.server.ip(), key.server.port()),
+            _ => (key.client.ip(), key.client.port()),
+        };
+        let status = h.status;
+        let span_status = match (status, kind) {
+            (Some(s), SpanKind::Server) if s >= 500 => SpanStatus::Error,
+            (Some(s), SpanKind::Client) if s >= 400 => SpanStatus::Error,
+            (None, _) => SpanStatus::Error,
+            _ => SpanStatus::Unset,
+        };
+        let service = self.service_name(p);
+        let mut a = Attributes::default();
+        let url = match &h.host {
+            Some(host) => format!("http://{host}{}", h.target),
+            None => h.target.clone(),
+        };
+        let old = self.opts.semconv != HttpSemconv::Stable;
+        let new = self.opts.semconv != HttpSemconv::Old;
+        if old {
+            a.put("http.method", h.method.clone());
+            a.put("http.url", url.clone());
+            a.put("http.target", h.target.clone());
+        }
+        if new {
+            a.put("http.request.method", h.method.clone());
+            a.put("url.full", url.clone());
+            a.put("url.path", path.to_string());
+        }
+        a.put("http.route", route.clone());
+        if let Some(s) = status {
+            if old {
+                a.put("http.status_code", s);
+            }
+            if new {
+                a.put("http.response.status_code", s);
+            }
+        }
+        if old {
+            a.put_opt("http.request_content_length", h.request_body_len);
+            a.put_opt("http.response_content_length", h.response_body_len);
+            a.put("net.peer.ip", peer.to_string());
+            a.put("net.peer.port", peer_port);
+            a.put_opt("net.host.name", h.host.clone());
+            a.put("http.flavor", h.version.clone());
+        }
+        if new {
+            a.put_opt("http.request.body.size", h.request_body_len);
+            a.put_opt("http.response.body.size", h.response_body_len);
+            a.put("network.peer.address", peer.to_string());
+            a.put("network.peer.port", peer_port);
+            a.put_opt("server.address", h.host.clone());
+            a.put("network.protocol.version", h.version.clone());
+        }
+        for (k, v) in &h.request_headers {
+            a.put(format!("http.request.header.{k}"), v.clone());
+        }
+        for (k, v) in &h.response_headers {
+            a.put(format!("http.response.header.{k}"), v.clone());
+        }
+        a.put_opt("http.request.body", h.request_body.clone());
+        a.put_opt("http.response.body", h.response_body.clone());
+        a.put_opt("telegen.incomplete", h.incomplete);
+        put_conn(&mut a, key, p);
+        let (trace_id, span_id) = new_ids();
+        let span = Span {
+            name: format!("{} {}", h.method, route),
+            kind,
+            trace_id,
+            span_id,
+            start_time_unix_nano: h.start_ns,
+            end_time_unix_nano: h.end_ns.max(h.start_ns),
+            status: span_status,
+            service_name: service.clone(),
+            attributes: a,
+        };
+        let labels: Labels = vec![
+            ("service_name", service),
+            ("method", h.method),
+            ("route", route),
+            ("status_code", status.map(|s| s.to_string()).unwrap_or_else(|| "0".into())),
+        ];
+        let secs = span.duration_ms() / 1000.0;
+        match kind {
+            SpanKind::Client => {
+                self.m.http_client_requests.inc(labels.clone());
+                self.m.http_client_duration.observe(labels[..3].to_vec(), secs);
+            }
+            _ => {
+                self.m.http_server_requests.inc(labels.clone());
+                self.m.http_server_duration.observe(labels[..3].to_vec(), secs);
+            }
+        }
+        Some(Signal::Span(span))
+    }
+
+    fn domain_label(&mut self, name: &str) -> String {
+        let d = name.trim_end_matches('.').to_ascii_lowercase();
+        if self.domains.contains(&d) {
+            return d;
+        }
+        if self.domains.len() < self.opts.max_domains {
+            self.domains.insert(d.clone());
+            return d;
+        }
+        self.telemetry.drop("dns", "domain_label_overflow", 1);
+        OVERFLOW_VALUE.to_string()
+    }
+
+    fn dns(&mut self, d: DnsRecord, key: &ConnKey, p: Option<&crate::capture::ProcessInfo>) -> Option<Signal> {
+        if !self.opts.dns_enabled {
+            return None;
+        }
+        let domain = self.domain_label(&d.question_name);
+        let latency_ms = d.response_ns.map(|r| r.saturating_sub(d.query_ns) as f64 / 1e6);
+        self.m.dns_queries.inc(vec![("domain", domain), ("query_type", d.question_type.clone()), ("response_code", d.response_code.clone())]);
+        if let Some(ms) = latency_ms {
+            self.m.dns_latency.observe(vec![], ms / 1000.0);
+        }
+        if !self.opts.dns_capture_queries {
+            return None;
+        }
+        let mut a = Attributes::default();
+        a.put("dns.question.name", d.question_name.clone());
+        a.put("dns.question.type", d.question_type.clone());
+        a.put("dns.id", d.id);
+        if self.opts.dns_capture_responses {
+            a.put("dns.response_code", d.response_code.clone());
+            a.put_opt("dns.latency_ms", latency_ms);
+            a.put("dns.answer_count", d.answer_count);
+            if self.opts.dns_capture_content {
+                a.put("dns.answers", d.answers.iter().map(|x| x.data.clone()).collect::<Vec<_>>());
+                a.put("dns.answer_types", d.answers.iter().map(|x| x.rtype.clone()).collect::<Vec<_>>());
+            }
+        }
+        if d.response_only {
+            a.put("dns.response_only", true);
+        }
+        a.put("net.peer.ip", key.server.ip().to_string());
+        a.put("net.peer.port", key.server.port());
+        a.put("net.transport", match key.transport {
+            Transport::Tcp => "ip_tcp",
+            Transport::Udp => "ip_udp",
+        });
+        put_conn(&mut a, key, p);
+        let severity = if d.response_code == "NOERROR" { Severity::Info } else { Severity::Warn };
+        Some(Signal::Event(Event { name: "dns.query", time_unix_nano: d.query_ns, severity, attributes: a }))
+    }
+}
+
+fn put_conn(a: &mut Attributes, key: &ConnKey, p: Option<&crate::capture::ProcessInfo>) {
+    a.put("client.address", key.client.ip().to_string());
+    a.put("client.port", key.client.port());
+    a.put("server.ip", key.server.ip().to_string());
+    a.put("server.port", key.server.port());
+    if key.netns != 0 {
+        a.put("network.namespace", key.netns);
+    }
+    if let Some(p) = p {
+        a.put("process.pid", p.pid);
+        a.put("process.executable.name", p.comm.clone());
+        a.put_opt("process.executable.path", p.exe.clone());
+    }
+}
+
+/// Does a user pattern like `/users/{id}/orders` match `path`? `{x}` matches one segment,
+/// a trailing `*` matches the rest.
+pub fn route_matches(pattern: &str, path: &str) -> bool {
+    let mut ps = pattern.trim_end_matches('/').split('/');
+    let mut xs = path.trim_end_matches('/').split('/');
+    loop {
+        match (ps.next(), xs.next()) {
+            (None, None) => return true,
+            (Some("*"), _) => return true,
+            (Some(p), Some(x)) if p.starts_with('{') && p.ends_with('}') && !x.is_empty() => {}
+            (Some(p), Some(x)) if p == x => {}
+            _ => return false,
+        }
+    }
+}
+
+/// A low-cardinality route from a concrete path: numeric ids, UUIDs, hex strings and long
+/// opaque segments become `{id}`; the query string is dropped.
+pub fn derive_route(path: &str) -> String {
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    if path.is_empty() || !path.starts_with('/') {
+        return if path == "*" { "*".into() } else { "/".into() };
+    }
+    let mut out = String::with_capacity(path.len());
+    for seg in path.split('/').skip(1) {
+        out.push('/');
+        out.push_str(if is_opaque(seg) { "{id}" } else { seg });
+    }
+    out
+}
+
+fn is_opaque(seg: &str) -> bool {
+    if seg.is_empty() {
+        return false;
+    }
+    let digits = seg.bytes().filter(u8::is_ascii_digit).count();
+    let hex = seg.bytes().all(|b| b.is_ascii_hexdigit());
+    let uuid = seg.len() == 36 && seg.bytes().enumerate().all(|(i, b)| if [8, 13, 18, 23].contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() });
+    digits == seg.len()
+        || uuid
+        || (hex && seg.len() >= 8 && digits > 0)
+        || (seg.len() >= 24 && digits * 4 >= seg.len())
+        || seg.len() > 64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derive_route_replaces_ids() {
+        assert_eq!(derive_route("/users/123"), "/users/{id}");
+        assert_eq!(derive_route("/users/123/orders?x=1"), "/users/{id}/orders");
+        assert_eq!(derive_route("/o/550e8400-e29b-41d4-a716-446655440000"), "/o/{id}");
+        assert_eq!(derive_route("/blob/deadbeef01"), "/blob/{id}");
+        assert_eq!(derive_route("/health"), "/health");
+        assert_eq!(derive_route("/api/v1/items"), "/api/v1/items");
+        assert_eq!(derive_route(""), "/");
+    }
+
+    #[test]
+    fn user_routes_match_segments() {
+        assert!(route_matches("/users/{id}", "/users/42"));
+        assert!(!route_matches("/users/{id}", "/users/42/x"));
+        assert!(route_matches("/static/*", "/static/a/b.css"));
+        assert!(!route_matches("/users/{id}", "/users/"));
+    }
+}
