@@ -1,0 +1,618 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * conn.bpf.c: TCP connection observability (CO-RE).
+ *
+ * Lifecycle from sock:inet_sock_set_state, RTT/periodic stats from tcp:tcp_probe,
+ * retransmits from tcp:tcp_retransmit_skb, RST direction from tcp:tcp_{receive,send}_reset,
+ * the accepting process from syscalls:sys_exit_accept{,4}, pre-existing connections
+ * from an iter/tcp iterator. Every hook exists twice: tp_btf (preferred) and a classic
+ * tracepoint (fallback); the loader attaches one of them.
+ *
+ * Event order per connection: OPEN, ESTABLISHED, (RTT|STATS|RETRANSMIT)*, [ERROR], CLOSE.
+ * - Client: state created at CLOSE->SYN_SENT (process context: pid/comm of connect()),
+ *   OPEN is emitted when the local port is known (SYN_SENT->ESTABLISHED or ->CLOSE).
+ * - Server: state created at SYN_RECV->ESTABLISHED (softirq, no owner); OPEN and
+ *   ESTABLISHED are emitted when accept()/accept4() returns the socket (pid/comm of the
+ *   caller), or at close if it was never accepted (pid 0).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "telegen.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define TCP_ESTABLISHED_ 1
+#define TCP_SYN_SENT_ 2
+#define TCP_SYN_RECV_ 3
+#define TCP_CLOSE_ 7
+#define IPPROTO_TCP_ 6
+#define ECONNRESET_ 104
+#define ETIMEDOUT_ 110
+#define ECONNREFUSED_ 111
+
+/* Load-time settings (user space overrides them before loading). */
+const volatile __u32 cfg_sample_rate = 1;
+const volatile __u32 cfg_use_include = 0;
+const volatile __u32 cfg_use_exclude = 0;
+const volatile __u32 cfg_emit_rtt = 1;
+const volatile __u32 cfg_emit_retransmits = 1;
+const volatile __u32 cfg_emit_stats = 1;
+const volatile __u64 cfg_rtt_interval_ns = 1000000000ULL;
+const volatile __u64 cfg_stats_interval_ns = 15000000000ULL;
+const volatile __u64 cfg_wakeup_bytes = 4ULL << 20;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} tg_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct tg_conn_state);
+} tg_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TG_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} tg_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} tg_incl_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} tg_excl_ports SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&tg_counters, &idx);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 mix64(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* 1 in cfg_sample_rate connections, decided by a hash of the connection id. */
+static __always_inline int sampled_in(__u64 conn_id)
+{
+	__u32 rate = cfg_sample_rate;
+	if (rate <= 1)
+		return 1;
+	return mix64(conn_id) % rate == 0;
+}
+
+static __always_inline int port_listed(void *map, __u16 port)
+{
+	return port && bpf_map_lookup_elem(map, &port) != 0;
+}
+
+/* 1 when the ports pass include/exclude (either side matching counts). */
+static __always_inline int ports_pass(__u16 lport, __u16 rport)
+{
+	if (cfg_use_exclude &&
+	    (port_listed(&tg_excl_ports, lport) || port_listed(&tg_excl_ports, rport)))
+		return 0;
+	if (cfg_use_include &&
+	    !(port_listed(&tg_incl_ports, lport) || port_listed(&tg_incl_ports, rport)))
+		return 0;
+	return 1;
+}
+
+static __always_inline __u16 sk_lport(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_num);
+}
+
+static __always_inline __u16 sk_rport(const struct sock *sk)
+{
+	return bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/* Fallback id when no socket cookie can be had (classic tracepoints). */
+static __always_inline __u64 ptr_id(const struct sock *sk)
+{
+	return mix64((__u64)sk ^ bpf_ktime_get_ns()) | (1ULL << 63);
+}
+
+static __always_inline void submit(struct tg_conn_event *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes) {
+		flags = BPF_RB_FORCE_WAKEUP;
+		count(TG_CNT_WAKEUPS);
+	}
+	bpf_ringbuf_submit(e, flags);
+	count(TG_CNT_EVENTS);
+}
+
+/* Reserve and fill an event from the socket and its state. NULL when the ring is full. */
+static __always_inline struct tg_conn_event *
+fill(const struct sock *sk, const struct tg_conn_state *st, __u8 type, __u64 ts)
+{
+	struct tg_conn_event *e = bpf_ringbuf_reserve(&tg_events, sizeof(*e), 0);
+	if (!e) {
+		count(TG_CNT_RB_RESERVE_FAIL);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	e->ts_ns = ts;
+	e->type = type;
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (e->family == TG_AF_INET6) {
+		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
+	}
+	e->sport = sk_lport(sk);
+	e->dport = sk_rport(sk);
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
+	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	e->segs_in = BPF_CORE_READ(tp, segs_in);
+	e->segs_out = BPF_CORE_READ(tp, segs_out);
+	e->retransmits = BPF_CORE_READ(tp, total_retrans);
+	e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	if (st) {
+		e->conn_id = st->conn_id;
+		e->pid = st->pid;
+		e->role = st->role;
+		__builtin_memcpy(e->comm, st->comm, TG_COMM_LEN);
+	}
+	return e;
+}
+
+static __always_inline void emit(const struct sock *sk, const struct tg_conn_state *st,
+				 __u8 type, __u64 ts)
+{
+	struct tg_conn_event *e = fill(sk, st, type, ts);
+	if (e)
+		submit(e);
+}
+
+/* OPEN (+ ESTABLISHED when it happened) once per connection. */
+static __always_inline void emit_open(const struct sock *sk, struct tg_conn_state *st)
+{
+	if (st->flags & TG_F_OPEN_EMITTED)
+		return;
+	st->flags |= TG_F_OPEN_EMITTED;
+	emit(sk, st, TG_EV_OPEN, st->start_ns);
+	if (st->established_ns)
+		emit(sk, st, TG_EV_ESTABLISHED, st->established_ns);
+}
+
+static __always_inline struct tg_conn_state *
+create_state(const struct sock *sk, __u64 conn_id, __u8 role, __u8 flags, int with_task)
+{
+	__u64 key = (__u64)sk;
+	struct tg_conn_state st = {};
+	st.conn_id = conn_id;
+	st.start_ns = bpf_ktime_get_ns();
+	st.last_rtt_ns = st.start_ns;
+	st.last_stats_ns = st.start_ns;
+	st.role = role;
+	st.flags = flags;
+	if (with_task) {
+		st.pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(st.comm, sizeof(st.comm));
+	}
+	if (bpf_map_update_elem(&tg_conns, &key, &st, BPF_ANY)) {
+		count(TG_CNT_MAP_FULL);
+		return 0;
+	}
+	return bpf_map_lookup_elem(&tg_conns, &key);
+}
+
+/* Admission of a new connection: filters and sampling (counted once, here). */
+static __always_inline int admit(const struct sock *sk, __u64 conn_id, int count_drops)
+{
+	if (!ports_pass(sk_lport(sk), sk_rport(sk))) {
+		if (count_drops)
+			count(TG_CNT_FILTERED);
+		return 0;
+	}
+	if (!sampled_in(conn_id)) {
+		if (count_drops)
+			count(TG_CNT_SAMPLED_OUT);
+		return 0;
+	}
+	return 1;
+}
+
+static __always_inline __u8 classify_close(const struct sock *sk, int oldstate,
+					   const struct tg_conn_state *st)
+{
+	int err = BPF_CORE_READ(sk, sk_err);
+	if (oldstate == TCP_SYN_SENT_) {
+		if (err == ECONNREFUSED_ || (st->flags & TG_F_RST_RX))
+			return TG_ERR_REFUSED;
+		if (err == ETIMEDOUT_ || err == 0)
+			return TG_ERR_TIMEOUT;
+		return TG_ERR_OTHER;
+	}
+	if ((st->flags & (TG_F_RST_RX | TG_F_RST_TX)) || err == ECONNRESET_)
+		return TG_ERR_RESET;
+	if (err)
+		return TG_ERR_OTHER;
+	return TG_ERR_NONE;
+}
+
+/* conn_id: the socket cookie, or 0 to derive one from the pointer. */
+static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate,
+				    __u64 conn_id)
+{
+	__u64 key = (__u64)sk;
+	struct tg_conn_state *st;
+
+	if (!conn_id)
+		conn_id = ptr_id(sk);
+
+	if (newstate == TCP_SYN_SENT_) {
+		if (!admit(sk, conn_id, 1))
+			return 0;
+		create_state(sk, conn_id, TG_ROLE_CLIENT, 0, 1);
+		return 0;
+	}
+
+	st = bpf_map_lookup_elem(&tg_conns, &key);
+
+	if (newstate == TCP_ESTABLISHED_) {
+		__u64 now = bpf_ktime_get_ns();
+		if (oldstate == TCP_SYN_RECV_ && !st) {
+			if (!admit(sk, conn_id, 1))
+				return 0;
+			st = create_state(sk, conn_id, TG_ROLE_SERVER, 0, 0);
+			if (st)
+				st->established_ns = now;
+			return 0; /* OPEN comes with accept() */
+		}
+		if (!st) /* connect() began before we attached */
+			return 0;
+		st->established_ns = now;
+		if (st->role == TG_ROLE_CLIENT)
+			emit_open(sk, st);
+		return 0;
+	}
+
+	if (newstate != TCP_CLOSE_)
+		return 0;
+	if (!st) {
+		if (oldstate != 10 /* LISTEN */ && oldstate != TCP_CLOSE_)
+			count(TG_CNT_UNTRACKED_CLOSE);
+		return 0;
+	}
+	emit_open(sk, st);
+	__u8 err = classify_close(sk, oldstate, st);
+	__u64 now = bpf_ktime_get_ns();
+	if (err != TG_ERR_NONE) {
+		struct tg_conn_event *e = fill(sk, st, TG_EV_ERROR, now);
+		if (e) {
+			e->error = err;
+			e->old_state = oldstate;
+			e->new_state = newstate;
+			submit(e);
+		}
+	}
+	struct tg_conn_event *e = fill(sk, st, TG_EV_CLOSE, now);
+	if (e) {
+		e->error = err;
+		e->old_state = oldstate;
+		e->new_state = newstate;
+		submit(e);
+	}
+	bpf_map_delete_elem(&tg_conns, &key);
+	return 0;
+}
+
+/* tcp_probe: RTT samples, periodic stats, and late tracking of untracked connections. */
+static __always_inline int on_probe(const struct sock *sk, __u64 cookie)
+{
+	__u64 key = (__u64)sk;
+	__u64 now = bpf_ktime_get_ns();
+	struct tg_conn_state *st = bpf_map_lookup_elem(&tg_conns, &key);
+	if (!st) {
+		if (!cookie)
+			return 0;
+		if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED_)
+			return 0;
+		if (!admit(sk, cookie, 0))
+			return 0;
+		st = create_state(sk, cookie, TG_ROLE_UNKNOWN, TG_F_OPEN_EMITTED | TG_F_EXISTING, 0);
+		if (!st)
+			return 0;
+		count(TG_CNT_LAZY_TRACKED);
+		struct tg_conn_event *e = fill(sk, st, TG_EV_EXISTING, now);
+		if (e) {
+			struct socket *so = BPF_CORE_READ(sk, sk_socket);
+			if (so)
+				e->sock_ino = BPF_CORE_READ(so, file, f_inode, i_ino);
+			submit(e);
+		}
+		return 0;
+	}
+	if (!(st->flags & TG_F_OPEN_EMITTED))
+		return 0;
+	if (cfg_emit_rtt && now - st->last_rtt_ns >= cfg_rtt_interval_ns) {
+		st->last_rtt_ns = now;
+		emit(sk, st, TG_EV_RTT, now);
+	}
+	if (cfg_emit_stats && now - st->last_stats_ns >= cfg_stats_interval_ns) {
+		st->last_stats_ns = now;
+		emit(sk, st, TG_EV_STATS, now);
+	}
+	return 0;
+}
+
+static __always_inline int on_retransmit(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct tg_conn_state *st = bpf_map_lookup_elem(&tg_conns, &key);
+	if (!st)
+		return 0;
+	st->retrans++;
+	if (cfg_emit_retransmits && (st->flags & TG_F_OPEN_EMITTED))
+		emit(sk, st, TG_EV_RETRANSMIT, bpf_ktime_get_ns());
+	return 0;
+}
+
+static __always_inline int on_reset(const struct sock *sk, __u8 flag)
+{
+	__u64 key = (__u64)sk;
+	if (!sk)
+		return 0;
+	struct tg_conn_state *st = bpf_map_lookup_elem(&tg_conns, &key);
+	if (st)
+		st->flags |= flag;
+	return 0;
+}
+
+/* accept()/accept4() returned fd: find its sock and record the owner. */
+static __always_inline int on_accept(long fd)
+{
+	if (fd < 0)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return 0;
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned long)fd >= max)
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return 0;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	if (!so)
+		return 0;
+	struct sock *sk = BPF_CORE_READ(so, sk);
+	if (!sk)
+		return 0;
+	__u64 key = (__u64)sk;
+	struct tg_conn_state *st = bpf_map_lookup_elem(&tg_conns, &key);
+	if (!st) {
+		count(TG_CNT_ACCEPT_UNTRACKED);
+		return 0;
+	}
+	if (st->flags & TG_F_OPEN_EMITTED)
+		return 0;
+	st->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(st->comm, sizeof(st->comm));
+	emit_open(sk, st);
+	return 0;
+}
+
+/* ---- tp_btf programs (preferred) ---- */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tg_btf_state, const struct sock *sk, int oldstate, int newstate)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
+		return 0;
+	/* Only creation needs the id; ask for the cookie only then. */
+	__u64 id = 0;
+	if (newstate == TCP_SYN_SENT_ || (newstate == TCP_ESTABLISHED_ && oldstate == TCP_SYN_RECV_))
+		id = bpf_get_socket_cookie((void *)sk);
+	return on_state(sk, oldstate, newstate, id);
+}
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(tg_btf_probe, struct sock *sk, const struct sk_buff *skb)
+{
+	return on_probe(sk, bpf_get_socket_cookie(sk));
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tg_btf_retx, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	return on_retransmit(sk);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(tg_btf_rst_rx, struct sock *sk)
+{
+	return on_reset(sk, TG_F_RST_RX);
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(tg_btf_rst_tx, const struct sock *sk, const struct sk_buff *skb, int reason)
+{
+	return on_reset(sk, TG_F_RST_TX);
+}
+
+/* ---- classic tracepoint programs (fallback); contexts from events/<cat>/<name>/format ---- */
+
+struct tg_tp_state_ctx {
+	__u64 _common;
+	const void *skaddr;
+	int oldstate;
+	int newstate;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u16 protocol;
+};
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tg_tp_state(struct tg_tp_state_ctx *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP_)
+		return 0;
+	const struct sock *sk = ctx->skaddr;
+	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	return on_state(sk, ctx->oldstate, ctx->newstate, cookie);
+}
+
+struct tg_tp_probe_ctx {
+	__u64 _common;
+	__u8 saddr[28];
+	__u8 daddr[28];
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u16 _pad;
+	__u32 mark;
+	__u16 data_len;
+	__u16 _pad2;
+	__u32 snd_nxt;
+	__u32 snd_una;
+	__u32 snd_cwnd;
+	__u32 ssthresh;
+	__u32 snd_wnd;
+	__u32 srtt;
+	__u32 rcv_wnd;
+	__u32 _pad3;
+	__u64 sock_cookie;
+	const void *skbaddr;
+	const void *skaddr;
+};
+
+SEC("tracepoint/tcp/tcp_probe")
+int tg_tp_probe(struct tg_tp_probe_ctx *ctx)
+{
+	return on_probe(ctx->skaddr, ctx->sock_cookie);
+}
+
+struct tg_tp_retx_ctx {
+	__u64 _common;
+	const void *skbaddr;
+	const void *skaddr;
+};
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int tg_tp_retx(struct tg_tp_retx_ctx *ctx)
+{
+	return on_retransmit(ctx->skaddr);
+}
+
+struct tg_tp_rst_rx_ctx {
+	__u64 _common;
+	const void *skaddr;
+};
+
+SEC("tracepoint/tcp/tcp_receive_reset")
+int tg_tp_rst_rx(struct tg_tp_rst_rx_ctx *ctx)
+{
+	return on_reset(ctx->skaddr, TG_F_RST_RX);
+}
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int tg_tp_rst_tx(struct tg_tp_retx_ctx *ctx)
+{
+	return on_reset(ctx->skaddr, TG_F_RST_TX);
+}
+
+struct tg_tp_sys_exit_ctx {
+	__u64 _common;
+	long id;
+	long ret;
+};
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tg_tp_accept4(struct tg_tp_sys_exit_ctx *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tg_tp_accept(struct tg_tp_sys_exit_ctx *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+/* ---- pre-existing connections: one record per established socket of the netns ---- */
+
+SEC("iter/tcp")
+int tg_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	if (!skc)
+		return 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	struct sock *sk = (struct sock *)tp;
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED_)
+		return 0;
+	__u64 key = (__u64)sk;
+	if (bpf_map_lookup_elem(&tg_conns, &key))
+		return 0; /* already tracked (opened after attach or seen on tcp_probe) */
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	if (!admit(sk, cookie, 1))
+		return 0;
+	struct tg_conn_state *st =
+		create_state(sk, cookie, TG_ROLE_UNKNOWN, TG_F_OPEN_EMITTED | TG_F_EXISTING, 0);
+	if (!st)
+		return 0;
+	struct tg_conn_event rec = {};
+	rec.ts_ns = st->start_ns;
+	rec.type = TG_EV_EXISTING;
+	rec.conn_id = cookie;
+	rec.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (rec.family == TG_AF_INET6) {
+		BPF_CORE_READ_INTO(&rec.saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&rec.daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)rec.saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)rec.daddr, sk, __sk_common.skc_daddr);
+	}
+	rec.sport = sk_lport(sk);
+	rec.dport = sk_rport(sk);
+	rec.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	rec.bytes_sent = BPF_CORE_READ(tp, bytes_acked);
+	rec.bytes_received = BPF_CORE_READ(tp, bytes_received);
+	rec.segs_in = BPF_CORE_READ(tp, segs_in);
+	rec.segs_out = BPF_CORE_READ(tp, segs_out);
+	rec.retransmits = BPF_CORE_READ(tp, total_retrans);
+	rec.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	struct socket *so = BPF_CORE_READ(sk, sk_socket);
+	if (so)
+		rec.sock_ino = BPF_CORE_READ(so, file, f_inode, i_ino);
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	return 0;
+}
