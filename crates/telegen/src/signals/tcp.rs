@@ -118,6 +118,18 @@ impl TcpSignals {
     pub fn new(m: TcpMetrics, opts: TcpSignalOptions) -> Self {
         let s = TcpSignals { m, conns: HashMap::new(), by_state: [0; STATES.len()], opts };
         s.publish_states();
+        // Series that PromQL ratios and `by (...)` queries need exist from the start.
+        for e in ["refused", "reset", "timeout", "other"] {
+            s.m.errors.add(vec![("error_type", e.into())], 0);
+        }
+        for r in ["client", "server"] {
+            s.m.opened.add(vec![("role", r.into())], 0);
+        }
+        for d in ["in", "out"] {
+            s.m.segments_total.add(vec![("direction", d.into())], 0);
+        }
+        s.m.retransmits_total.add(vec![], 0);
+        s.m.closed.add(vec![], 0);
         s
     }
 
@@ -321,4 +333,111 @@ pub fn event_record(ev: &ConnEvent) -> Event {
         a.put("sample_rate", ev.sample_rate);
     }
     Event { name, time_unix_nano: ev.ts_ns, severity, attributes: a }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::encoding::text::encode;
+    use prometheus_client::registry::Registry;
+
+    fn ev(id: u64, kind: ConnEventKind, sent: u64, recv: u64, retx: u64) -> ConnEvent {
+        ConnEvent {
+            ts_ns: id * 10 + sent,
+            conn_id: id,
+            netns: 1,
+            role: ConnRole::Client,
+            local: "10.0.0.1:40000".parse().unwrap(),
+            remote: "10.0.0.2:80".parse().unwrap(),
+            process: None,
+            kind,
+            srtt_us: 250,
+            bytes_sent: sent,
+            bytes_received: recv,
+            segs_in: recv / 100,
+            segs_out: sent / 100,
+            retransmits: retx,
+            sample_rate: 1,
+        }
+    }
+
+    fn setup(max: usize) -> (Registry, TcpSignals) {
+        let mut reg = Registry::default();
+        let meter = opentelemetry::global::meter("t");
+        let mut b = MetricsBuilder::new(&mut reg, &meter, 100);
+        let m = TcpMetrics::new(&mut b);
+        (reg, TcpSignals::new(m, TcpSignalOptions { max_connections: max, emit_events: true }))
+    }
+
+    fn text(reg: &Registry) -> String {
+        let mut s = String::new();
+        encode(&mut s, reg).unwrap();
+        s
+    }
+
+    #[test]
+    fn stats_then_close_counts_each_byte_once() {
+        let (reg, mut t) = setup(10);
+        t.on_event(&ev(1, ConnEventKind::Open, 0, 0, 0));
+        t.on_event(&ev(1, ConnEventKind::Established, 0, 0, 0));
+        t.on_event(&ev(1, ConnEventKind::Stats, 1000, 500, 1));
+        t.on_event(&ev(1, ConnEventKind::Retransmit, 1000, 500, 2));
+        t.on_event(&ev(1, ConnEventKind::Close, 3000, 700, 2));
+        let s = text(&reg);
+        let l = r#"{src_ip="10.0.0.1",dst_ip="10.0.0.2",dst_port="80"}"#;
+        assert!(s.contains(&format!("tcp_bytes_sent_total{l} 3000")), "{s}");
+        assert!(s.contains(&format!("tcp_bytes_received_total{l} 700")), "{s}");
+        assert!(s.contains(&format!("tcp_retransmits_total{l} 2")), "{s}");
+        assert!(s.contains("telegen_tcp_retransmits_total 2"), "{s}");
+        assert!(s.contains(r#"telegen_connection_bytes_sent_total{src="10.0.0.1",dst="10.0.0.2",port="80"} 3000"#), "{s}");
+        assert!(s.contains(r#"telegen_tcp_connections{state="established"} 0"#), "{s}");
+        assert!(s.contains(&format!("tcp_rtt_us{l} 250")), "{s}");
+        assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
+    fn errors_by_type_and_state_gauge() {
+        let (reg, mut t) = setup(10);
+        t.on_event(&ev(1, ConnEventKind::Open, 0, 0, 0));
+        t.on_event(&ev(2, ConnEventKind::Open, 0, 0, 0));
+        t.on_event(&ev(2, ConnEventKind::Established, 0, 0, 0));
+        let s = text(&reg);
+        assert!(s.contains(r#"telegen_tcp_connections{state="established"} 1"#), "{s}");
+        assert!(s.contains(r#"telegen_tcp_connections{state="opening"} 1"#), "{s}");
+        t.on_event(&ev(1, ConnEventKind::Error { error: ConnError::Refused }, 0, 0, 0));
+        t.on_event(&ev(1, ConnEventKind::Close, 0, 0, 0));
+        let s = text(&reg);
+        assert!(s.contains(r#"telegen_tcp_connection_errors_total{error_type="refused"} 1"#), "{s}");
+        assert!(s.contains(r#"telegen_tcp_connection_errors_total{error_type="timeout"} 0"#), "{s}");
+        assert!(s.contains(r#"telegen_tcp_connections{state="opening"} 0"#), "{s}");
+        assert!(s.contains("telegen_tcp_connections_closed_total 1"), "{s}");
+    }
+
+    #[test]
+    fn existing_connections_are_a_baseline_not_traffic() {
+        let (reg, mut t) = setup(10);
+        t.on_event(&ev(7, ConnEventKind::Existing, 1_000_000, 5, 0));
+        t.on_event(&ev(7, ConnEventKind::Stats, 1_000_100, 5, 0));
+        let s = text(&reg);
+        assert!(s.contains(r#"tcp_bytes_sent_total{src_ip="10.0.0.1",dst_ip="10.0.0.2",dst_port="80"} 100"#), "{s}");
+    }
+
+    #[test]
+    fn table_is_bounded() {
+        let (reg, mut t) = setup(2);
+        for id in 1..=5 {
+            t.on_event(&ev(id, ConnEventKind::Open, 0, 0, 0));
+        }
+        assert_eq!(t.tracked(), 2);
+        assert!(text(&reg).contains("telegen_tcp_table_evictions_total 3"));
+    }
+
+    #[test]
+    fn sampled_counters_are_scaled() {
+        let (reg, mut t) = setup(10);
+        let mut e = ev(1, ConnEventKind::Error { error: ConnError::Timeout }, 0, 0, 0);
+        e.sample_rate = 4;
+        t.on_event(&e);
+        assert!(text(&reg).contains(r#"telegen_tcp_connection_errors_total{error_type="timeout"} 4"#));
+    }
 }
