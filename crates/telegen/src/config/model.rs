@@ -1,6 +1,11 @@
 //! The configuration structure, mirroring the product documentation's YAML.
+//!
+//! Every field's meaning, unit and default is documented once, in [`super::docs::KEY_DOCS`]
+//! (which `telegen config default` and docs/configuration.md are checked against). The
+//! merged view the agent reads is [`Effective`] (see [`super::effective`]).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -99,11 +104,53 @@ pub struct HttpConfig {
     pub routes: Vec<String>,
     /// Allow capturing authorization/cookie headers when listed in capture_headers.
     pub capture_sensitive_headers: bool,
+    /// Same as `agent.ebpf.network.exclude_paths`; that one wins when both are set.
+    pub exclude_paths: Vec<String>,
+    /// Same as `agent.ebpf.network.capture_headers`; that one wins when both are set.
+    pub capture_headers: Vec<String>,
+    /// HTTP attribute names: `old`, `http` (stable names) or `http/dup` (both);
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN` overrides it.
+    pub semconv_stability_opt_in: HttpSemconv,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_capture: 0, max_headers: 64, routes: Vec::new(), capture_sensitive_headers: false }
+        HttpConfig {
+            max_body_capture: 0,
+            max_headers: 64,
+            routes: Vec::new(),
+            capture_sensitive_headers: false,
+            exclude_paths: Vec::new(),
+            capture_headers: Vec::new(),
+            semconv_stability_opt_in: HttpSemconv::Old,
+        }
+    }
+}
+
+/// Which HTTP semantic-convention attribute names records carry, as
+/// `OTEL_SEMCONV_STABILITY_OPT_IN` defines them.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum HttpSemconv {
+    /// The pre-1.0 names (`http.method`, `http.status_code`, `net.peer.ip`, ...).
+    #[default]
+    #[serde(rename = "old")]
+    Old,
+    /// The stable names (`http.request.method`, `http.response.status_code`, ...).
+    #[serde(rename = "http")]
+    Stable,
+    /// Both sets at once.
+    #[serde(rename = "http/dup")]
+    Dup,
+}
+
+impl HttpSemconv {
+    /// Emit the pre-1.0 attribute names.
+    pub fn old_names(self) -> bool {
+        matches!(self, HttpSemconv::Old | HttpSemconv::Dup)
+    }
+    /// Emit the stable attribute names.
+    pub fn stable_names(self) -> bool {
+        matches!(self, HttpSemconv::Stable | HttpSemconv::Dup)
     }
 }
 
@@ -232,9 +279,14 @@ pub struct OtlpConfig {
     pub interval: Duration,
     /// Records (spans, logs) queued for export before new ones are dropped (and counted).
     pub queue_size: usize,
+    /// Most records in one export request.
+    pub max_batch: usize,
     pub traces: bool,
     pub metrics: bool,
     pub logs: bool,
+    /// Resource attributes added to everything exported (`OTEL_RESOURCE_ATTRIBUTES` adds
+    /// to them and wins per key).
+    pub resource_attributes: BTreeMap<String, String>,
 }
 
 impl Default for OtlpConfig {
@@ -245,9 +297,11 @@ impl Default for OtlpConfig {
             timeout: Duration::from_secs(10),
             interval: Duration::from_secs(15),
             queue_size: 8192,
+            max_batch: 512,
             traces: true,
             metrics: true,
             logs: true,
+            resource_attributes: BTreeMap::new(),
         }
     }
 }
@@ -259,21 +313,4 @@ pub struct StdoutConfig {
     pub json: bool,
 }
 
-/// The settings the agent reads, after merging `agent.network` and `agent.ebpf.network`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Effective {
-    pub include_ports: Vec<u16>,
-    pub exclude_ports: Vec<u16>,
-}
-
-impl Config {
-    /// Merge the two places a key may live; `agent.ebpf.network` wins when both set it.
-    pub fn effective(&self) -> Effective {
-        let n = &self.agent.network;
-        let e = &self.agent.ebpf.network;
-        Effective {
-            include_ports: e.include_ports.clone().unwrap_or_else(|| n.include_ports.clone()),
-            exclude_ports: e.exclude_ports.clone().unwrap_or_else(|| n.exclude_ports.clone()),
-        }
-    }
-}
+pub use super::effective::Effective;
