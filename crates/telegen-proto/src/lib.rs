@@ -8,9 +8,18 @@
 //! - [`Direction`], [`record::Record`] and its variants, [`session::ConnParser`]'s methods,
 //!   [`Limits`], [`stats::ParseStats`].
 
+pub mod detect;
+pub mod dns;
+pub mod fuzzing;
+pub mod http1;
 pub mod record;
+pub mod route;
 pub mod session;
 pub mod stats;
+pub mod status;
+
+#[cfg(test)]
+mod testutil;
 
 use serde::Serialize;
 
@@ -61,6 +70,11 @@ pub struct Limits {
     pub dns_timeout_ns: u64,
     /// Ports on which DNS is expected (detection hint only).
     pub dns_ports: Vec<u16>,
+    /// DNS answers rendered per record (the header counts stay exact).
+    pub dns_max_answers: usize,
+    /// Bytes per connection that detection looks at (for a plausible message start)
+    /// before giving the connection up as unrecognised.
+    pub detect_max_bytes: u64,
 }
 
 impl Default for Limits {
@@ -74,6 +88,8 @@ impl Default for Limits {
             request_timeout_ns: 30_000_000_000,
             dns_timeout_ns: 5_000_000_000,
             dns_ports: vec![53, 5353],
+            dns_max_answers: 32,
+            detect_max_bytes: 256 * 1024,
         }
     }
 }

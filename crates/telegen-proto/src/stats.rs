@@ -16,6 +16,19 @@ pub struct ParseStats {
     pub requests_expired: u64,
     pub pending_overflow: u64,
     pub unmatched_responses: u64,
+    /// Headers seen beyond `Limits::max_headers` (counted, not kept).
+    pub headers_dropped: u64,
+    /// Gaps that lost message framing (the parser had to resynchronise).
+    pub gaps_desync: u64,
+    /// Records emitted incomplete because the connection closed mid-exchange.
+    pub closed_incomplete: u64,
+    /// Connections (or UDP flows) whose protocol could not be recognised.
+    pub unrecognised: u64,
+    /// Bytes not parsed because the protocol was not (yet) recognised or was left
+    /// (after an HTTP/1 upgrade to a protocol not parsed).
+    pub bytes_unparsed: u64,
+    /// HTTP/1 connections upgraded (101 Switching Protocols or CONNECT tunnel).
+    pub upgrades: u64,
 }
 
 impl ParseStats {
@@ -29,5 +42,11 @@ impl ParseStats {
         self.requests_expired += o.requests_expired;
         self.pending_overflow += o.pending_overflow;
         self.unmatched_responses += o.unmatched_responses;
+        self.headers_dropped += o.headers_dropped;
+        self.gaps_desync += o.gaps_desync;
+        self.closed_incomplete += o.closed_incomplete;
+        self.unrecognised += o.unrecognised;
+        self.bytes_unparsed += o.bytes_unparsed;
+        self.upgrades += o.upgrades;
     }
 }

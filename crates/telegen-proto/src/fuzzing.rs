@@ -1,0 +1,122 @@
+//! Fuzz target bodies, shared by the cargo-fuzz crate (`fuzz/`) and the stable smoke
+//! test (`tests/fuzz_smoke.rs`). Each turns arbitrary bytes into a sequence of
+//! operations (chunks per direction, gaps, expiry, close) and checks invariants that
+//! must hold for any input; a panic is a bug.
+
+use crate::record::Record;
+use crate::session::{ConnParser, Protocol};
+use crate::{dns, Direction, Limits, Transport};
+
+/// One step decoded from fuzz input.
+#[derive(Debug)]
+pub enum Op<'a> {
+    Data(Direction, &'a [u8]),
+    Gap(Direction, u64),
+    Expire,
+    Close,
+}
+
+/// Decodes `data` as `[ctrl][len][bytes...]` steps. `ctrl` low bits choose the kind
+/// and direction; `len` the chunk size (the rest when the input is shorter).
+pub fn ops(mut data: &[u8]) -> impl Iterator<Item = Op<'_>> {
+    std::iter::from_fn(move || {
+        let (&ctrl, rest) = data.split_first()?;
+        let (&len, rest) = rest.split_first().unwrap_or((&0, rest));
+        let dir = if ctrl & 1 == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
+        let n = usize::from(len).min(rest.len());
+        let (chunk, rest) = rest.split_at(n);
+        data = rest;
+        Some(match (ctrl >> 1) % 16 {
+            0 => Op::Gap(dir, u64::from(len) * u64::from(ctrl >> 5).max(1)),
+            1 => Op::Expire,
+            2 if data.is_empty() => Op::Close,
+            _ => Op::Data(dir, chunk),
+        })
+    })
+}
+
+fn small_limits() -> Limits {
+    Limits {
+        max_buffer: 512,
+        max_pending: 4,
+        max_headers: 4,
+        max_body_capture: 16,
+        capture_headers: vec!["content-type".into(), "x-id".into()],
+        request_timeout_ns: 5_000,
+        dns_timeout_ns: 5_000,
+        ..Limits::default()
+    }
+}
+
+fn drive(p: &mut ConnParser, data: &[u8], limits: &Limits) -> Vec<Record> {
+    let mut out = Vec::new();
+    let mut ts = 0u64;
+    for op in ops(data) {
+        ts += 1_000;
+        match op {
+            Op::Data(d, b) => p.on_data(d, ts, b, &mut out),
+            Op::Gap(d, n) => p.on_gap(d, ts, n, &mut out),
+            Op::Expire => p.expire(ts, &mut out),
+            Op::Close => p.on_close(ts, &mut out),
+        }
+        assert!(p.pending() <= limits.max_pending, "pending queue above its bound");
+    }
+    p.on_close(ts + 1, &mut out);
+    assert_eq!(p.pending(), 0, "close leaves nothing pending");
+    for r in &out {
+        check_record(r, limits);
+    }
+    out
+}
+
+fn check_record(r: &Record, l: &Limits) {
+    match r {
+        Record::Http(h) => {
+            assert!(h.end_ns >= h.start_ns);
+            assert!(h.request_headers.len() <= l.max_headers);
+            assert!(h.response_headers.len() <= l.max_headers);
+            for b in [&h.request_body, &h.response_body].into_iter().flatten() {
+                // Lossy UTF-8 may expand each byte to 3.
+                assert!(b.len() <= 3 * l.max_body_capture);
+            }
+        }
+        Record::Dns(d) => {
+            assert!(d.answers.len() <= l.dns_max_answers);
+            assert!(d.response_ns.is_none_or(|t| t >= d.query_ns) || d.response_only);
+        }
+    }
+}
+
+/// HTTP/1 connection parser on arbitrary chunk sequences.
+pub fn http1(data: &[u8]) {
+    let l = small_limits();
+    let mut p = ConnParser::with_protocol(Transport::Tcp, Protocol::Http1, &l);
+    drive(&mut p, data, &l);
+}
+
+/// DNS message parser (every section and RDATA rendering), then DNS over UDP and TCP.
+pub fn dns(data: &[u8]) {
+    if let Ok(m) = dns::message::parse(data) {
+        assert!(m.len <= data.len());
+        let _ = m.question_name();
+        for rr in m.answers() {
+            let _ = dns::rdata::rdata_text(data, &rr);
+        }
+    }
+    let l = small_limits();
+    let mut udp = ConnParser::with_protocol(Transport::Udp, Protocol::Dns, &l);
+    drive(&mut udp, data, &l);
+    let mut tcp = ConnParser::with_protocol(Transport::Tcp, Protocol::Dns, &l);
+    drive(&mut tcp, data, &l);
+}
+
+/// Detection plus whatever parser it picks; the first two bytes choose transport and
+/// server port.
+pub fn conn_parser(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else { return };
+    let transport = if sel & 1 == 0 { Transport::Tcp } else { Transport::Udp };
+    let port = if sel & 2 == 0 { 53 } else { 8080 };
+    let l = small_limits();
+    let mut p = ConnParser::new(transport, port, &l);
+    drive(&mut p, rest, &l);
+}
