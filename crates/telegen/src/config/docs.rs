@@ -106,15 +106,19 @@ pub fn default_yaml() -> String {
          # Every key is optional. Keys in agent.ebpf.network win over the same keys in\n\
          # agent.network; OTEL_* environment variables win over this file.\n",
     );
-    for (i, line) in plain.lines().enumerate() {
+    let lines: Vec<&str> = plain.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
         if let Some((path, column)) = doc_at_line[i + 1] {
             let indent = " ".repeat(column.saturating_sub(1) as usize);
-            let d = key_doc(path);
-            let (kind, text) = d.map_or(("?", "(undocumented)"), |d| (d.kind, d.doc));
-            if kind != "section" {
+            let text = match key_doc(path) {
+                None => "(undocumented)".to_string(),
+                Some(d) if d.kind == "section" => d.doc.to_string(),
+                Some(d) => format!("{} Type: {}. Default: {}.", d.doc, d.kind, default_text(&lines, i)),
+            };
+            if !out.ends_with(":\n") {
                 out.push('\n');
             }
-            for l in wrap(&format!("{text} [{kind}]"), 88usize.saturating_sub(indent.len())) {
+            for l in wrap(&text, 88usize.saturating_sub(indent.len() + 2)) {
                 out.push_str(&format!("{indent}# {l}\n"));
             }
         }
@@ -122,6 +126,17 @@ pub fn default_yaml() -> String {
         out.push('\n');
     }
     out
+}
+
+/// The value written on line `i` (`key: value`), or the block list below it as `[a, b]`.
+fn default_text(lines: &[&str], i: usize) -> String {
+    let value = lines[i].split_once(':').map_or("", |(_, v)| v.trim());
+    if !value.is_empty() {
+        return value.to_string();
+    }
+    let items: Vec<&str> =
+        lines[i + 1..].iter().map(|l| l.trim_start()).map_while(|l| l.strip_prefix("- ")).collect();
+    format!("[{}]", items.join(", "))
 }
 
 fn wrap(text: &str, width: usize) -> Vec<String> {

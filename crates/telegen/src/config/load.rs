@@ -117,7 +117,7 @@ fn friendlier(msg: &str) -> String {
     match msg {
         "expected mapping start" => "expected a mapping of keys to values".into(),
         "expected sequence start" => "expected a list".into(),
-        _ => msg.replace("unknown field", "unknown key"),
+        _ => msg.replace("unknown field", "unknown key").replace(", set DuplicateKeyPolicy in Options if acceptable", ""),
     }
 }
 

@@ -8,10 +8,20 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// A section written with no content (`tcp:` with every line below commented out) means
+/// its defaults, as if it were left out.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub agent: AgentConfig,
 }
 
@@ -20,8 +30,10 @@ pub struct Config {
 pub struct AgentConfig {
     /// service.name for the agent's own telemetry and for processes without one.
     pub service_name: Option<String>,
+    #[serde(deserialize_with = "null_as_default")]
     pub network: NetworkConfig,
     pub ebpf: EbpfConfig,
+    #[serde(deserialize_with = "null_as_default")]
     pub exporters: ExportersConfig,
 }
 
@@ -44,8 +56,10 @@ pub struct NetworkConfig {
     pub ring_buffer_size: u64,
     pub include_ports: Vec<u16>,
     pub exclude_ports: Vec<u16>,
+    #[serde(deserialize_with = "null_as_default")]
     pub tcp: TcpConfig,
     pub http: HttpConfig,
+    #[serde(deserialize_with = "null_as_default")]
     pub dns: DnsConfig,
 }
 
@@ -186,6 +200,7 @@ impl Default for DnsConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EbpfConfig {
+    #[serde(deserialize_with = "null_as_default")]
     pub conn_stats: ConnStatsConfig,
     pub network: EbpfNetworkConfig,
 }
@@ -238,8 +253,10 @@ impl Default for EbpfNetworkConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExportersConfig {
+    #[serde(deserialize_with = "null_as_default")]
     pub prometheus: PrometheusConfig,
     pub otlp: OtlpConfig,
+    #[serde(deserialize_with = "null_as_default")]
     pub stdout: StdoutConfig,
 }
 
