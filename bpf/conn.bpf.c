@@ -120,9 +120,10 @@ static __always_inline int ports_pass(__u16 lport, __u16 rport)
 	return 1;
 }
 
+/* inet_sport, not skc_num: tcp_set_state(CLOSE) clears inet_num before the tracepoint. */
 static __always_inline __u16 sk_lport(const struct sock *sk)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_num);
+	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 }
 
 static __always_inline __u16 sk_rport(const struct sock *sk)
@@ -147,9 +148,35 @@ static __always_inline void submit(struct tg_conn_event *e)
 	count(TG_CNT_EVENTS);
 }
 
+/*
+ * Payload bytes acknowledged / received. The kernel counters cover sequence space, so
+ * they include the SYN (bytes_acked of the client: its SYN is acked through tcp_ack)
+ * and the FINs (bytes_acked once our FIN is acked; bytes_received once the peer's FIN
+ * arrived, which sets SOCK_DONE). Those are subtracted so the numbers are payload only.
+ * For connections of unknown role (found at start-up) the SYN cannot be told: +-1.
+ * `state`: the TCP state the connection is in (for a close: the state before CLOSE).
+ */
+static __always_inline void data_bytes(const struct sock *sk, __u8 role, int state,
+				       __u64 *sent, __u64 *received)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u64 rcvd = BPF_CORE_READ(tp, bytes_received);
+	if (role == TG_ROLE_CLIENT && acked)
+		acked--;
+	/* FIN_WAIT1=4 FIN_WAIT2=5 TIME_WAIT=6 LAST_ACK=9 CLOSING=11: our FIN was sent */
+	if ((state == 4 || state == 5 || state == 6 || state == 9 || state == 11) && acked &&
+	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		acked--;
+	if ((BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)) && rcvd)
+		rcvd--;
+	*sent = acked;
+	*received = rcvd;
+}
+
 /* Reserve and fill an event from the socket and its state. NULL when the ring is full. */
 static __always_inline struct tg_conn_event *
-fill(const struct sock *sk, const struct tg_conn_state *st, __u8 type, __u64 ts)
+fill_st(const struct sock *sk, const struct tg_conn_state *st, __u8 type, __u64 ts, int state)
 {
 	struct tg_conn_event *e = bpf_ringbuf_reserve(&tg_events, sizeof(*e), 0);
 	if (!e) {
@@ -171,8 +198,7 @@ fill(const struct sock *sk, const struct tg_conn_state *st, __u8 type, __u64 ts)
 	e->sport = sk_lport(sk);
 	e->dport = sk_rport(sk);
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	e->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
-	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	data_bytes(sk, st ? st->role : TG_ROLE_UNKNOWN, state, &e->bytes_sent, &e->bytes_received);
 	e->segs_in = BPF_CORE_READ(tp, segs_in);
 	e->segs_out = BPF_CORE_READ(tp, segs_out);
 	e->retransmits = BPF_CORE_READ(tp, total_retrans);
@@ -184,6 +210,12 @@ fill(const struct sock *sk, const struct tg_conn_state *st, __u8 type, __u64 ts)
 		__builtin_memcpy(e->comm, st->comm, TG_COMM_LEN);
 	}
 	return e;
+}
+
+static __always_inline struct tg_conn_event *
+fill(const struct sock *sk, const struct tg_conn_state *st, __u8 type, __u64 ts)
+{
+	return fill_st(sk, st, type, ts, BPF_CORE_READ(sk, __sk_common.skc_state));
 }
 
 static __always_inline void emit(const struct sock *sk, const struct tg_conn_state *st,
@@ -309,7 +341,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 	__u8 err = classify_close(sk, oldstate, st);
 	__u64 now = bpf_ktime_get_ns();
 	if (err != TG_ERR_NONE) {
-		struct tg_conn_event *e = fill(sk, st, TG_EV_ERROR, now);
+		struct tg_conn_event *e = fill_st(sk, st, TG_EV_ERROR, now, oldstate);
 		if (e) {
 			e->error = err;
 			e->old_state = oldstate;
@@ -317,7 +349,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			submit(e);
 		}
 	}
-	struct tg_conn_event *e = fill(sk, st, TG_EV_CLOSE, now);
+	struct tg_conn_event *e = fill_st(sk, st, TG_EV_CLOSE, now, oldstate);
 	if (e) {
 		e->error = err;
 		e->old_state = oldstate;
@@ -604,8 +636,7 @@ int tg_iter_tcp(struct bpf_iter__tcp *ctx)
 	rec.sport = sk_lport(sk);
 	rec.dport = sk_rport(sk);
 	rec.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	rec.bytes_sent = BPF_CORE_READ(tp, bytes_acked);
-	rec.bytes_received = BPF_CORE_READ(tp, bytes_received);
+	data_bytes(sk, TG_ROLE_UNKNOWN, TCP_ESTABLISHED_, &rec.bytes_sent, &rec.bytes_received);
 	rec.segs_in = BPF_CORE_READ(tp, segs_in);
 	rec.segs_out = BPF_CORE_READ(tp, segs_out);
 	rec.retransmits = BPF_CORE_READ(tp, total_retrans);

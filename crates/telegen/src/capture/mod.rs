@@ -3,7 +3,21 @@
 //!
 //! Owned by the capture work. The seam to the rest of the agent is [`ConnEvent`] (TCP
 //! connection facts) and, later, payload chunks that become [`crate::stream::StreamEvent`].
+//!
+//! - [`tcp`]: [`TcpCapture`], the running TCP connection capture (public API).
+//! - [`loader`]: object loading and per-hook attach with tp_btf -> tracepoint fallback.
+//! - [`abi`]: `#[repr(C)]` mirror of bpf/telegen.h.
+//! - [`existing`]: connections that existed before start (iter/tcp per namespace).
+//! - [`process`]: process attribution helpers (bounded cache, socket inode -> pid).
 
+pub mod abi;
 pub mod event;
+pub mod existing;
+pub mod loader;
+pub mod payload;
+pub mod process;
+pub mod tcp;
 
 pub use event::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
+pub use loader::{HookReport, HookStatus};
+pub use tcp::{CaptureError, CaptureStats, TcpCapture, TcpCaptureOptions};

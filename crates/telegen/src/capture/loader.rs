@@ -1,0 +1,264 @@
+//! Loads bpf/obj/conn.bpf.o with aya and attaches each program on its own, so a hook the
+//! kernel refuses degrades one feature instead of the whole capture.
+//!
+//! For every hook the tp_btf program is tried first; if the kernel refuses it (load or
+//! attach), the classic tracepoint twin from the same object is attached instead.
+//!
+//! Nothing is pinned and no persistent object is created: every program, link and map
+//! lives only as long as the file descriptors of this process, so dropping [`ConnProgs`]
+//! (or the process dying, even by SIGKILL) removes everything from the kernel.
+
+use std::path::Path;
+
+use aya::programs::{BtfTracePoint, Program, TracePoint};
+use aya::{Btf, Ebpf, EbpfLoader};
+use tracing::{debug, warn};
+
+/// The compiled connection programs (rebuilt by `cargo xtask bpf`).
+pub static CONN_OBJ: &[u8] = aya::include_bytes_aligned!("../../../../bpf/obj/conn.bpf.o");
+
+/// Errors that stop the whole capture (individual hooks only degrade).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("kernel BTF (/sys/kernel/btf/vmlinux) is unavailable")]
+    Btf(#[source] aya::BtfError),
+    #[error("loading the BPF object failed")]
+    Object(#[source] aya::EbpfError),
+    #[error("BPF map {name} is missing or has the wrong type")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: Option<aya::maps::MapError>,
+    },
+    #[error("no connection-lifecycle hook could be attached: {0}")]
+    NoLifecycle(String),
+}
+
+/// How one hook ended up.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum HookStatus {
+    /// The preferred tp_btf program is attached.
+    TpBtf,
+    /// tp_btf was refused; the classic tracepoint is attached instead.
+    Classic { tp_btf_error: String },
+    /// Only a classic tracepoint exists for this hook and it is attached.
+    ClassicOnly,
+    /// Disabled by the options.
+    Disabled,
+    /// Nothing could be attached.
+    Failed { error: String },
+}
+
+impl HookStatus {
+    pub fn is_attached(&self) -> bool {
+        matches!(self, HookStatus::TpBtf | HookStatus::Classic { .. } | HookStatus::ClassicOnly)
+    }
+}
+
+/// One hook and what it feeds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HookReport {
+    /// Tracepoint name, e.g. `sock/inet_sock_set_state`.
+    pub hook: &'static str,
+    /// The telegen feature it serves.
+    pub feature: &'static str,
+    #[serde(flatten)]
+    pub status: HookStatus,
+}
+
+/// Load-time settings written into the object's rodata.
+#[derive(Debug, Clone)]
+pub struct LoadSettings {
+    pub sample_rate: u32,
+    /// Connections whose local or remote port is listed are kept (empty = all).
+    pub include_ports: Vec<u16>,
+    /// Connections whose local or remote port is listed are dropped.
+    pub exclude_ports: Vec<u16>,
+    pub rtt: bool,
+    pub retransmits: bool,
+    pub stats: bool,
+    pub rtt_interval_ns: u64,
+    pub stats_interval_ns: u64,
+    pub ring_bytes: u32,
+    pub wakeup_bytes: u64,
+    pub max_connections: u32,
+    pub port_filter_max: u32,
+}
+
+/// The loaded object plus the hook report.
+pub struct ConnProgs {
+    pub ebpf: Ebpf,
+    pub btf: Btf,
+    pub hooks: Vec<HookReport>,
+}
+
+/// Mounts tracefs and bpffs when missing (best effort: failures are logged only).
+pub fn ensure_mounts() {
+    for (fs, target) in [("tracefs", "/sys/kernel/tracing"), ("bpf", "/sys/fs/bpf")] {
+        let probe = if fs == "tracefs" { "events" } else { "" };
+        if fs == "tracefs" && Path::new(target).join(probe).exists() {
+            continue;
+        }
+        if fs == "bpf" && is_mounted(target, "bpf") {
+            continue;
+        }
+        let res = std::process::Command::new("mount").args(["-t", fs, fs, target]).output();
+        match res {
+            Ok(o) if o.status.success() => debug!(fs, target, "mounted"),
+            Ok(o) => warn!(fs, target, err = %String::from_utf8_lossy(&o.stderr).trim(), "mount failed"),
+            Err(e) => warn!(fs, target, %e, "mount failed"),
+        }
+    }
+}
+
+fn is_mounted(target: &str, fstype: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .map(|m| {
+            m.lines().any(|l| {
+                let mut f = l.split_whitespace();
+                let _dev = f.next();
+                f.next() == Some(target) && f.next() == Some(fstype)
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// Raises RLIMIT_MEMLOCK; kernels that charge BPF memory to the cgroup do not need it,
+/// and this machine refuses it (EPERM), so a failure is only a debug message.
+pub fn raise_memlock() {
+    let rl = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: setrlimit reads the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rl) } != 0 {
+        debug!(err = %std::io::Error::last_os_error(), "setrlimit(RLIMIT_MEMLOCK) failed; continuing");
+    }
+}
+
+/// Rounds a ring-buffer size to what the kernel accepts (power of two, >= one page).
+pub fn ring_size(bytes: u64) -> u32 {
+    bytes.clamp(4096, 1 << 30).next_power_of_two() as u32
+}
+
+/// Loads the object with `s` in rodata and attaches every enabled hook.
+pub fn load(s: &LoadSettings) -> Result<ConnProgs, LoadError> {
+    ensure_mounts();
+    raise_memlock();
+    let btf = Btf::from_sys_fs().map_err(LoadError::Btf)?;
+    let use_include = !s.include_ports.is_empty() as u32;
+    let use_exclude = !s.exclude_ports.is_empty() as u32;
+    let (rtt, retx, stats) = (s.rtt as u32, s.retransmits as u32, s.stats as u32);
+    let sample_rate = s.sample_rate.max(1);
+    let mut ebpf = EbpfLoader::new()
+        .btf(Some(&btf))
+        .override_global("cfg_sample_rate", &sample_rate, true)
+        .override_global("cfg_use_include", &use_include, true)
+        .override_global("cfg_use_exclude", &use_exclude, true)
+        .override_global("cfg_emit_rtt", &rtt, true)
+        .override_global("cfg_emit_retransmits", &retx, true)
+        .override_global("cfg_emit_stats", &stats, true)
+        .override_global("cfg_rtt_interval_ns", &s.rtt_interval_ns, true)
+        .override_global("cfg_stats_interval_ns", &s.stats_interval_ns, true)
+        .override_global("cfg_wakeup_bytes", &s.wakeup_bytes, true)
+        .map_max_entries("tg_events", s.ring_bytes)
+        .map_max_entries("tg_conns", s.max_connections.max(1))
+        .map_max_entries("tg_incl_ports", s.port_filter_max.max(1))
+        .map_max_entries("tg_excl_ports", s.port_filter_max.max(1))
+        .load(CONN_OBJ)
+        .map_err(LoadError::Object)?;
+    fill_ports(&mut ebpf, "tg_incl_ports", &s.include_ports)?;
+    fill_ports(&mut ebpf, "tg_excl_ports", &s.exclude_ports)?;
+
+    let mut hooks = Vec::new();
+    let state = attach_pair(&mut ebpf, &btf, "tg_btf_state", "tg_tp_state", "sock", "inet_sock_set_state");
+    if !state.is_attached() {
+        return Err(LoadError::NoLifecycle(format!("{state:?}")));
+    }
+    hooks.push(HookReport { hook: "sock/inet_sock_set_state", feature: "connection lifecycle", status: state });
+    let probe = if s.rtt || s.stats {
+        attach_pair(&mut ebpf, &btf, "tg_btf_probe", "tg_tp_probe", "tcp", "tcp_probe")
+    } else {
+        HookStatus::Disabled
+    };
+    hooks.push(HookReport { hook: "tcp/tcp_probe", feature: "rtt and periodic stats", status: probe });
+    let retx = if s.retransmits {
+        attach_pair(&mut ebpf, &btf, "tg_btf_retx", "tg_tp_retx", "tcp", "tcp_retransmit_skb")
+    } else {
+        HookStatus::Disabled
+    };
+    hooks.push(HookReport { hook: "tcp/tcp_retransmit_skb", feature: "retransmits", status: retx });
+    let rx = attach_pair(&mut ebpf, &btf, "tg_btf_rst_rx", "tg_tp_rst_rx", "tcp", "tcp_receive_reset");
+    hooks.push(HookReport { hook: "tcp/tcp_receive_reset", feature: "reset errors (received)", status: rx });
+    let tx = attach_pair(&mut ebpf, &btf, "tg_btf_rst_tx", "tg_tp_rst_tx", "tcp", "tcp_send_reset");
+    hooks.push(HookReport { hook: "tcp/tcp_send_reset", feature: "reset errors (sent)", status: tx });
+    for (prog, name) in [("tg_tp_accept4", "sys_exit_accept4"), ("tg_tp_accept", "sys_exit_accept")] {
+        let status = match attach_classic(&mut ebpf, prog, "syscalls", name) {
+            Ok(()) => HookStatus::ClassicOnly,
+            Err(error) => HookStatus::Failed { error },
+        };
+        let hook = if name == "sys_exit_accept4" { "syscalls/sys_exit_accept4" } else { "syscalls/sys_exit_accept" };
+        hooks.push(HookReport { hook, feature: "accepting process (server side)", status });
+    }
+    for h in &hooks {
+        debug!(hook = h.hook, status = ?h.status, "hook");
+    }
+    Ok(ConnProgs { ebpf, btf, hooks })
+}
+
+fn fill_ports(ebpf: &mut Ebpf, name: &'static str, ports: &[u16]) -> Result<(), LoadError> {
+    let map = ebpf.map_mut(name).ok_or(LoadError::Map { name, source: None })?;
+    let mut map: aya::maps::HashMap<_, u16, u8> =
+        aya::maps::HashMap::try_from(map).map_err(|e| LoadError::Map { name, source: Some(e) })?;
+    for p in ports {
+        map.insert(p, 1, 0).map_err(|e| LoadError::Map { name, source: Some(e) })?;
+    }
+    Ok(())
+}
+
+/// Error text with the whole source chain (aya nests the errno deep inside).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn attach_pair(ebpf: &mut Ebpf, btf: &Btf, btf_prog: &str, tp_prog: &str, cat: &str, name: &str) -> HookStatus {
+    match attach_btf(ebpf, btf, btf_prog, name) {
+        Ok(()) => HookStatus::TpBtf,
+        Err(tp_btf_error) => {
+            warn!(hook = name, error = %tp_btf_error, "tp_btf refused; trying the classic tracepoint");
+            match attach_classic(ebpf, tp_prog, cat, name) {
+                Ok(()) => HookStatus::Classic { tp_btf_error },
+                Err(e) => HookStatus::Failed { error: format!("tp_btf: {tp_btf_error}; tracepoint: {e}") },
+            }
+        }
+    }
+}
+
+fn attach_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<(), String> {
+    let p: &mut BtfTracePoint = program(ebpf, prog)?.try_into().map_err(|e| chain(&e))?;
+    p.load(tp, btf).map_err(|e| chain(&e))?;
+    if let Err(e) = p.attach() {
+        let _ = p.unload();
+        return Err(chain(&e));
+    }
+    Ok(())
+}
+
+fn attach_classic(ebpf: &mut Ebpf, prog: &str, cat: &str, name: &str) -> Result<(), String> {
+    let p: &mut TracePoint = program(ebpf, prog)?.try_into().map_err(|e| chain(&e))?;
+    p.load().map_err(|e| chain(&e))?;
+    if let Err(e) = p.attach(cat, name) {
+        let _ = p.unload();
+        return Err(chain(&e));
+    }
+    Ok(())
+}
+
+fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Program, String> {
+    ebpf.program_mut(name).ok_or_else(|| format!("program {name} missing from the object"))
+}

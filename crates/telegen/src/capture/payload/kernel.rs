@@ -1,0 +1,137 @@
+//! Loads bpf/obj/payload.bpf.o with aya and attaches each program on its own: a syscall
+//! the kernel does not let us hook loses only that syscall's payloads, reported in the
+//! hook list. Only classic tracepoints are used (see bpf/payload.bpf.c for why).
+
+use aya::maps::HashMap as BpfHashMap;
+use aya::programs::TracePoint;
+use aya::{Btf, Ebpf, EbpfLoader};
+use tracing::debug;
+
+use crate::capture::loader::{self, chain, HookReport, HookStatus, LoadError};
+
+/// The compiled payload programs (rebuilt by `cargo xtask bpf`).
+pub static PAYLOAD_OBJ: &[u8] = aya::include_bytes_aligned!("../../../../../bpf/obj/payload.bpf.o");
+
+/// Load-time settings written into rodata and map sizes.
+#[derive(Debug, Clone)]
+pub struct KernelSettings {
+    pub max_payload: u32,
+    pub classify_bytes: u32,
+    pub protocols: u32,
+    pub sample_rate: u32,
+    pub include_ports: Vec<u16>,
+    pub exclude_ports: Vec<u16>,
+    pub dns_ports: Vec<u16>,
+    pub ignore_tgid: u32,
+    pub ring_bytes: u32,
+    pub wakeup_bytes: u64,
+    pub max_connections: u32,
+    pub max_inflight_syscalls: u32,
+    pub port_filter_max: u32,
+}
+
+/// (program, tracepoint, feature) of every hook, in attach order. Exits are attached
+/// before enters so that no stashed argument waits for an exit that is not there yet.
+const HOOKS: &[(&str, &str, &str)] = &[
+    ("tg_pl_state", "sock/inet_sock_set_state", "tcp roles and closes"),
+    ("tg_pl_exit_write", "syscalls/sys_exit_write", "write"),
+    ("tg_pl_enter_write", "syscalls/sys_enter_write", "write"),
+    ("tg_pl_exit_writev", "syscalls/sys_exit_writev", "writev"),
+    ("tg_pl_enter_writev", "syscalls/sys_enter_writev", "writev"),
+    ("tg_pl_exit_sendto", "syscalls/sys_exit_sendto", "send/sendto"),
+    ("tg_pl_enter_sendto", "syscalls/sys_enter_sendto", "send/sendto"),
+    ("tg_pl_exit_sendmsg", "syscalls/sys_exit_sendmsg", "sendmsg"),
+    ("tg_pl_enter_sendmsg", "syscalls/sys_enter_sendmsg", "sendmsg"),
+    ("tg_pl_exit_sendmmsg", "syscalls/sys_exit_sendmmsg", "sendmmsg"),
+    ("tg_pl_enter_sendmmsg", "syscalls/sys_enter_sendmmsg", "sendmmsg"),
+    ("tg_pl_exit_read", "syscalls/sys_exit_read", "read"),
+    ("tg_pl_enter_read", "syscalls/sys_enter_read", "read"),
+    ("tg_pl_exit_readv", "syscalls/sys_exit_readv", "readv"),
+    ("tg_pl_enter_readv", "syscalls/sys_enter_readv", "readv"),
+    ("tg_pl_exit_recvfrom", "syscalls/sys_exit_recvfrom", "recv/recvfrom"),
+    ("tg_pl_enter_recvfrom", "syscalls/sys_enter_recvfrom", "recv/recvfrom"),
+    ("tg_pl_exit_recvmsg", "syscalls/sys_exit_recvmsg", "recvmsg"),
+    ("tg_pl_enter_recvmsg", "syscalls/sys_enter_recvmsg", "recvmsg"),
+    ("tg_pl_exit_recvmmsg", "syscalls/sys_exit_recvmmsg", "recvmmsg"),
+    ("tg_pl_enter_recvmmsg", "syscalls/sys_enter_recvmmsg", "recvmmsg"),
+    ("tg_pl_exit_sendfile64", "syscalls/sys_exit_sendfile64", "sendfile (byte count)"),
+    ("tg_pl_enter_sendfile64", "syscalls/sys_enter_sendfile64", "sendfile (byte count)"),
+    ("tg_pl_exit_splice", "syscalls/sys_exit_splice", "splice (byte count)"),
+    ("tg_pl_enter_splice", "syscalls/sys_enter_splice", "splice (byte count)"),
+    ("tg_pl_enter_close", "syscalls/sys_enter_close", "udp closes"),
+];
+
+/// The loaded object plus the hook report.
+pub struct PayloadProgs {
+    pub ebpf: Ebpf,
+    pub hooks: Vec<HookReport>,
+}
+
+/// Loads the object with `s` and attaches every hook it can (see the hook report).
+pub fn load(s: &KernelSettings) -> Result<PayloadProgs, LoadError> {
+    loader::ensure_mounts();
+    loader::raise_memlock();
+    let btf = Btf::from_sys_fs().map_err(LoadError::Btf)?;
+    let cpus = aya::util::nr_cpus().map(|n| n as u32).unwrap_or(256).max(1);
+    let use_include = !s.include_ports.is_empty() as u32;
+    let use_exclude = !s.exclude_ports.is_empty() as u32;
+    let dns_max = (s.dns_ports.len() as u32).max(64);
+    let mut ebpf = EbpfLoader::new()
+        .btf(Some(&btf))
+        .override_global("cfg_max_payload", &s.max_payload, true)
+        .override_global("cfg_classify_bytes", &s.classify_bytes, true)
+        .override_global("cfg_protocols", &s.protocols, true)
+        .override_global("cfg_sample_rate", &s.sample_rate, true)
+        .override_global("cfg_use_include", &use_include, true)
+        .override_global("cfg_use_exclude", &use_exclude, true)
+        .override_global("cfg_ignore_tgid", &s.ignore_tgid, true)
+        .override_global("cfg_wakeup_bytes", &s.wakeup_bytes, true)
+        .map_max_entries("tg_pl_events", s.ring_bytes)
+        .map_max_entries("tg_pl_conns", s.max_connections.max(1))
+        .map_max_entries("tg_pl_args", s.max_inflight_syscalls.max(1))
+        .map_max_entries("tg_pl_scratch", cpus)
+        .map_max_entries("tg_incl_ports", s.port_filter_max.max(1))
+        .map_max_entries("tg_excl_ports", s.port_filter_max.max(1))
+        .map_max_entries("tg_dns_ports", dns_max)
+        .load(PAYLOAD_OBJ)
+        .map_err(LoadError::Object)?;
+    fill_ports(&mut ebpf, "tg_incl_ports", &s.include_ports)?;
+    fill_ports(&mut ebpf, "tg_excl_ports", &s.exclude_ports)?;
+    fill_ports(&mut ebpf, "tg_dns_ports", &s.dns_ports)?;
+
+    let mut hooks = Vec::with_capacity(HOOKS.len());
+    for &(prog, hook, feature) in HOOKS {
+        let (cat, name) = hook.split_once('/').expect("hook names are category/name");
+        let status = match attach(&mut ebpf, prog, cat, name) {
+            Ok(()) => HookStatus::ClassicOnly,
+            Err(error) => {
+                tracing::warn!(hook, %error, "payload hook refused");
+                HookStatus::Failed { error }
+            }
+        };
+        debug!(hook, ?status, "payload hook");
+        hooks.push(HookReport { hook, feature, status });
+    }
+    Ok(PayloadProgs { ebpf, hooks })
+}
+
+fn fill_ports(ebpf: &mut Ebpf, name: &'static str, ports: &[u16]) -> Result<(), LoadError> {
+    let map = ebpf.map_mut(name).ok_or(LoadError::Map { name, source: None })?;
+    let mut map: BpfHashMap<_, u16, u8> =
+        BpfHashMap::try_from(map).map_err(|e| LoadError::Map { name, source: Some(e) })?;
+    for p in ports {
+        map.insert(p, 1, 0).map_err(|e| LoadError::Map { name, source: Some(e) })?;
+    }
+    Ok(())
+}
+
+fn attach(ebpf: &mut Ebpf, prog: &str, cat: &str, name: &str) -> Result<(), String> {
+    let p = ebpf.program_mut(prog).ok_or_else(|| format!("program {prog} missing from the object"))?;
+    let p: &mut TracePoint = p.try_into().map_err(|e| chain(&e))?;
+    p.load().map_err(|e| chain(&e))?;
+    if let Err(e) = p.attach(cat, name) {
+        let _ = p.unload();
+        return Err(chain(&e));
+    }
+    Ok(())
+}

@@ -1,0 +1,481 @@
+//! The TCP connection capture: loads conn.bpf.o (see [`super::loader`]), reports
+//! connections that already exist ([`super::existing`]), then reads the ring buffer and
+//! sends typed [`ConnEvent`]s into a bounded channel.
+//!
+//! Reading: the kernel submits with `BPF_RB_NO_WAKEUP` and only wakes the reader when
+//! the ring is filled past `wakeup_bytes` (wake-ups are the main cost, see
+//! kernel-facts.md), so the reader drains on readiness *and* every `poll_interval`.
+//!
+//! Every loss is counted: kernel counters (ring full, map full, filtered, sampled out,
+//! ...) and user-space drops (channel full) are in [`TcpCapture::stats`].
+//!
+//! Lifetime: nothing is pinned; dropping [`TcpCapture`] (or [`TcpCapture::shutdown`])
+//! closes every program, link and map, and so does the process dying.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::abi::{self, cnt, RawConnEvent};
+use super::event::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
+use super::loader::{self, ConnProgs, HookReport, HookStatus, LoadError, LoadSettings};
+use super::process::{proc_comm, socket_owners, ProcessCache};
+
+/// What to capture and every bound, with defaults.
+#[derive(Debug, Clone)]
+pub struct TcpCaptureOptions {
+    /// RTT samples (Stats events at most every `rtt_interval` per connection).
+    pub rtt: bool,
+    pub rtt_interval: Duration,
+    /// Retransmit events.
+    pub retransmits: bool,
+    /// Periodic Stats events for long-lived connections.
+    pub stats: bool,
+    pub stats_interval: Duration,
+    /// Keep 1 in N connections (decided once per connection in the kernel). 0 or 1 = all.
+    pub sample_rate: u32,
+    /// Keep only connections with a local or remote port in this list (empty = all).
+    pub include_ports: Vec<u16>,
+    /// Drop connections with a local or remote port in this list.
+    pub exclude_ports: Vec<u16>,
+    /// Ring-buffer bytes (rounded up to a power of two). Default 16 MiB.
+    pub ring_buffer_size: u64,
+    /// Wake the reader when this many bytes are waiting (default: a quarter of the ring).
+    pub wakeup_bytes: Option<u64>,
+    /// Reader timer (default 10 ms).
+    pub poll_interval: Duration,
+    /// Connections tracked at once in the kernel (LRU). Default 65536.
+    pub max_connections: u32,
+    /// Capacity of the event channel. Default 65536.
+    pub channel_capacity: usize,
+    /// Process cache entries. Default 4096.
+    pub process_cache_size: usize,
+    /// Report connections that exist at start-up. Default true.
+    pub existing: bool,
+    /// Max entries of each port-filter map. Default 1024.
+    pub port_filter_max: u32,
+}
+
+impl Default for TcpCaptureOptions {
+    fn default() -> Self {
+        TcpCaptureOptions {
+            rtt: true,
+            rtt_interval: Duration::from_secs(1),
+            retransmits: true,
+            stats: true,
+            stats_interval: Duration::from_secs(15),
+            sample_rate: 1,
+            include_ports: Vec::new(),
+            exclude_ports: Vec::new(),
+            ring_buffer_size: 16 << 20,
+            wakeup_bytes: None,
+            poll_interval: Duration::from_millis(10),
+            max_connections: 65536,
+            channel_capacity: 65536,
+            process_cache_size: 4096,
+            existing: true,
+            port_filter_max: 1024,
+        }
+    }
+}
+
+/// Errors of [`TcpCapture::start`].
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("loading the TCP programs failed")]
+    Load(#[from] LoadError),
+    #[error("too many ports in {which}: {n} > {max}")]
+    TooManyPorts { which: &'static str, n: usize, max: u32 },
+    #[error("registering the ring buffer with tokio failed")]
+    Ring(#[source] std::io::Error),
+    #[error("TcpCapture::start must run inside a tokio runtime")]
+    NoRuntime,
+}
+
+/// Loss and volume counters, kernel and user space (totals since start).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CaptureStats {
+    /// Events the kernel submitted to the ring buffer.
+    pub kernel_events: u64,
+    /// Events lost because the ring buffer was full.
+    pub ringbuf_reserve_failed: u64,
+    /// Connections not tracked because the state map refused the insertion.
+    pub map_full: u64,
+    /// Connections dropped by include/exclude ports.
+    pub filtered: u64,
+    /// Connections dropped by sample_rate.
+    pub sampled_out: u64,
+    /// Closes of sockets without state (opened before start and not found, or evicted).
+    pub untracked_closes: u64,
+    /// Ring-buffer submits that woke the reader.
+    pub wakeups: u64,
+    /// Connections first seen on tcp_probe (state created late).
+    pub lazily_tracked: u64,
+    /// accept() returned a socket without state (filtered, sampled out or pre-existing).
+    pub accept_untracked: u64,
+    /// Events read from the ring buffer.
+    pub user_received: u64,
+    /// Events dropped because the channel was full.
+    pub user_channel_dropped: u64,
+    /// Records that could not be decoded.
+    pub user_decode_errors: u64,
+    /// Connections reported at start-up.
+    pub existing_reported: u64,
+}
+
+#[derive(Debug, Default)]
+struct UserCounters {
+    received: AtomicU64,
+    dropped: AtomicU64,
+    decode_errors: AtomicU64,
+    existing: AtomicU64,
+}
+
+/// A running TCP capture. Dropping it detaches everything.
+pub struct TcpCapture {
+    progs: Mutex<Option<ConnProgs>>,
+    counters: Mutex<Option<PerCpuArray<MapData, u64>>>,
+    user: Arc<UserCounters>,
+    hooks: Vec<HookReport>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TcpCapture {
+    /// Loads and attaches the kernel programs and starts the reader task.
+    pub fn start(opts: TcpCaptureOptions) -> Result<(TcpCapture, mpsc::Receiver<ConnEvent>), CaptureError> {
+        let rt = tokio::runtime::Handle::try_current().map_err(|_| CaptureError::NoRuntime)?;
+        for (which, ports) in [("include_ports", &opts.include_ports), ("exclude_ports", &opts.exclude_ports)] {
+            if ports.len() > opts.port_filter_max as usize {
+                return Err(CaptureError::TooManyPorts { which, n: ports.len(), max: opts.port_filter_max });
+            }
+        }
+        let ring_bytes = loader::ring_size(opts.ring_buffer_size);
+        let settings = LoadSettings {
+            sample_rate: opts.sample_rate.max(1),
+            include_ports: opts.include_ports.clone(),
+            exclude_ports: opts.exclude_ports.clone(),
+            rtt: opts.rtt,
+            retransmits: opts.retransmits,
+            stats: opts.stats,
+            rtt_interval_ns: opts.rtt_interval.as_nanos() as u64,
+            stats_interval_ns: opts.stats_interval.as_nanos() as u64,
+            ring_bytes,
+            wakeup_bytes: opts.wakeup_bytes.unwrap_or(ring_bytes as u64 / 4),
+            max_connections: opts.max_connections,
+            port_filter_max: opts.port_filter_max,
+        };
+        let mut progs = loader::load(&settings)?;
+        let mut hooks = progs.hooks.clone();
+
+        let mut existing = Vec::new();
+        if opts.existing {
+            match super::existing::enumerate(&mut progs.ebpf, &progs.btf) {
+                Ok((recs, failed)) => {
+                    for (ino, e) in &failed {
+                        warn!(netns = ino, error = %e, "could not list the connections of a namespace");
+                    }
+                    let status = if failed.is_empty() {
+                        HookStatus::TpBtf
+                    } else {
+                        HookStatus::Failed { error: format!("{} namespaces failed: {:?}", failed.len(), failed) }
+                    };
+                    hooks.push(HookReport { hook: "iter/tcp", feature: "pre-existing connections", status });
+                    existing = recs;
+                }
+                Err(error) => {
+                    warn!(%error, "iter/tcp refused; pre-existing connections appear on their next tcp_probe");
+                    hooks.push(HookReport {
+                        hook: "iter/tcp",
+                        feature: "pre-existing connections",
+                        status: HookStatus::Failed { error },
+                    });
+                }
+            }
+        } else {
+            hooks.push(HookReport { hook: "iter/tcp", feature: "pre-existing connections", status: HookStatus::Disabled });
+        }
+
+        let ring_map = progs.ebpf.take_map("tg_events").ok_or(LoadError::Map { name: "tg_events", source: None })?;
+        let ring = RingBuf::try_from(ring_map).map_err(|e| LoadError::Map { name: "tg_events", source: Some(e) })?;
+        let counters_map =
+            progs.ebpf.take_map("tg_counters").ok_or(LoadError::Map { name: "tg_counters", source: None })?;
+        let counters = PerCpuArray::try_from(counters_map)
+            .map_err(|e| LoadError::Map { name: "tg_counters", source: Some(e) })?;
+        let _guard = rt.enter();
+        // SAFETY: the ring buffer owns its fd and moves into the AsyncFd, which keeps it
+        // open until the AsyncFd is dropped.
+        let afd = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+            .map_err(|e| CaptureError::Ring(e.into()))?;
+
+        let (tx, rx) = mpsc::channel(opts.channel_capacity.max(1));
+        let user = Arc::new(UserCounters::default());
+        let reader = Reader {
+            offset: crate::util::mono_to_unix_offset_ns(),
+            cache: ProcessCache::new(opts.process_cache_size),
+            owners: HashMap::new(),
+            owners_cap: opts.max_connections as usize,
+            sample_rate: opts.sample_rate.max(1),
+            user: user.clone(),
+            tx,
+        };
+        let task = rt.spawn(reader.run(afd, existing, opts.poll_interval));
+        for h in &hooks {
+            info!(hook = h.hook, feature = h.feature, status = ?h.status, "tcp capture hook");
+        }
+        let cap = TcpCapture {
+            progs: Mutex::new(Some(progs)),
+            counters: Mutex::new(Some(counters)),
+            user,
+            hooks,
+            task: Some(task),
+        };
+        Ok((cap, rx))
+    }
+
+    /// What attached, what fell back to a classic tracepoint, what failed.
+    pub fn attached(&self) -> &[HookReport] {
+        &self.hooks
+    }
+
+    /// Kernel ids of the loaded programs (to check with bpftool that they are gone).
+    pub fn program_ids(&self) -> Vec<u32> {
+        let guard = self.progs.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(progs) = guard.as_ref() else { return Vec::new() };
+        progs.ebpf.programs().filter_map(|(_, p)| p.info().ok()).map(|i| i.id()).collect()
+    }
+
+    /// Kernel and user-space counters.
+    pub fn stats(&self) -> CaptureStats {
+        let mut k = [0u64; cnt::MAX as usize];
+        if let Some(c) = self.counters.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            for (i, slot) in k.iter_mut().enumerate() {
+                if let Ok(v) = c.get(&(i as u32), 0) {
+                    *slot = v.iter().sum();
+                }
+            }
+        }
+        let u = &self.user;
+        CaptureStats {
+            kernel_events: k[cnt::EVENTS as usize],
+            ringbuf_reserve_failed: k[cnt::RB_RESERVE_FAIL as usize],
+            map_full: k[cnt::MAP_FULL as usize],
+            filtered: k[cnt::FILTERED as usize],
+            sampled_out: k[cnt::SAMPLED_OUT as usize],
+            untracked_closes: k[cnt::UNTRACKED_CLOSE as usize],
+            wakeups: k[cnt::WAKEUPS as usize],
+            lazily_tracked: k[cnt::LAZY_TRACKED as usize],
+            accept_untracked: k[cnt::ACCEPT_UNTRACKED as usize],
+            user_received: u.received.load(Ordering::Relaxed),
+            user_channel_dropped: u.dropped.load(Ordering::Relaxed),
+            user_decode_errors: u.decode_errors.load(Ordering::Relaxed),
+            existing_reported: u.existing.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Detaches every program and closes every map now (also done on drop).
+    pub fn shutdown(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+        self.counters.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if self.progs.lock().unwrap_or_else(|p| p.into_inner()).take().is_some() {
+            debug!("tcp capture detached");
+        }
+    }
+}
+
+impl Drop for TcpCapture {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The reader task's state.
+struct Reader {
+    offset: i128,
+    cache: ProcessCache,
+    /// Owners found in user space for connections the kernel has no pid for.
+    owners: HashMap<u64, Arc<ProcessInfo>>,
+    owners_cap: usize,
+    sample_rate: u32,
+    user: Arc<UserCounters>,
+    tx: mpsc::Sender<ConnEvent>,
+}
+
+impl Reader {
+    async fn run(mut self, mut afd: AsyncFd<RingBuf<MapData>>, existing: Vec<RawConnEvent>, poll: Duration) {
+        self.report_existing(existing).await;
+        let mut tick = tokio::time::interval(poll.max(Duration::from_millis(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                guard = afd.readable_mut() => match guard {
+                    Ok(mut g) => {
+                        self.drain(g.get_inner_mut());
+                        g.clear_ready();
+                    }
+                    Err(e) => {
+                        warn!(%e, "ring buffer poll failed; timer only");
+                        tick.tick().await;
+                        self.drain(afd.get_mut());
+                    }
+                },
+                _ = tick.tick() => self.drain(afd.get_mut()),
+            }
+            if self.tx.is_closed() {
+                debug!("event receiver dropped; reader stops");
+                return;
+            }
+        }
+    }
+
+    async fn report_existing(&mut self, recs: Vec<RawConnEvent>) {
+        let inodes: HashSet<u64> = recs.iter().map(|r| r.sock_ino).filter(|&i| i != 0).collect();
+        let owners = socket_owners(&inodes);
+        for r in recs {
+            if let Some(&pid) = owners.get(&r.sock_ino) {
+                self.remember_owner(r.conn_id, pid);
+            }
+            if let Some(ev) = self.decode(&r) {
+                self.user.existing.fetch_add(1, Ordering::Relaxed);
+                if self.tx.send(ev).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn remember_owner(&mut self, conn_id: u64, pid: u32) {
+        let comm = proc_comm(pid);
+        if let Some(p) = self.cache.get(pid, &comm) {
+            if self.owners.len() >= self.owners_cap {
+                self.owners.clear();
+            }
+            self.owners.insert(conn_id, p);
+        }
+    }
+
+    fn drain(&mut self, ring: &mut RingBuf<MapData>) {
+        while let Some(item) = ring.next() {
+            self.user.received.fetch_add(1, Ordering::Relaxed);
+            let Some(raw) = RawConnEvent::from_bytes(&item) else {
+                self.user.decode_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            drop(item);
+            if raw.kind == abi::ev::EXISTING && raw.sock_ino != 0 {
+                // Found late by the kernel: look the owner up (one /proc scan).
+                let owners = socket_owners(&HashSet::from([raw.sock_ino]));
+                if let Some(&pid) = owners.get(&raw.sock_ino) {
+                    self.remember_owner(raw.conn_id, pid);
+                }
+            }
+            let Some(ev) = self.decode(&raw) else {
+                self.user.decode_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            if raw.kind == abi::ev::CLOSE {
+                self.owners.remove(&raw.conn_id);
+            }
+            if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(ev) {
+                self.user.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn decode(&mut self, r: &RawConnEvent) -> Option<ConnEvent> {
+        let kind = match r.kind {
+            abi::ev::OPEN => ConnEventKind::Open,
+            abi::ev::ESTABLISHED => ConnEventKind::Established,
+            abi::ev::EXISTING => ConnEventKind::Existing,
+            abi::ev::RTT | abi::ev::STATS => ConnEventKind::Stats,
+            abi::ev::RETRANSMIT => ConnEventKind::Retransmit,
+            abi::ev::ERROR => ConnEventKind::Error { error: decode_error(r.error)? },
+            abi::ev::CLOSE => ConnEventKind::Close,
+            _ => return None,
+        };
+        let (local, remote) = decode_addrs(r)?;
+        let process = if r.pid != 0 {
+            self.cache.get(r.pid, &r.comm_str())
+        } else {
+            self.owners.get(&r.conn_id).cloned()
+        };
+        Some(ConnEvent {
+            ts_ns: (r.ts_ns as i128 + self.offset).max(0) as u64,
+            conn_id: r.conn_id,
+            netns: r.netns,
+            role: match r.role {
+                abi::role::CLIENT => ConnRole::Client,
+                abi::role::SERVER => ConnRole::Server,
+                _ => ConnRole::Unknown,
+            },
+            local,
+            remote,
+            process,
+            kind,
+            srtt_us: r.srtt_us,
+            bytes_sent: r.bytes_sent,
+            bytes_received: r.bytes_received,
+            segs_in: r.segs_in as u64,
+            segs_out: r.segs_out as u64,
+            retransmits: r.retransmits as u64,
+            sample_rate: self.sample_rate,
+        })
+    }
+}
+
+fn decode_error(e: u8) -> Option<ConnError> {
+    Some(match e {
+        abi::err::REFUSED => ConnError::Refused,
+        abi::err::RESET => ConnError::Reset,
+        abi::err::TIMEOUT => ConnError::Timeout,
+        abi::err::OTHER => ConnError::Other,
+        _ => return None,
+    })
+}
+
+/// Local and remote address; IPv4-mapped IPv6 addresses are reported as IPv4.
+pub fn decode_addrs(r: &RawConnEvent) -> Option<(SocketAddr, SocketAddr)> {
+    let ip = |b: &[u8; 16]| -> Option<IpAddr> {
+        match r.family {
+            abi::AF_INET => Some(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
+            abi::AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*b)).to_canonical()),
+            _ => None,
+        }
+    };
+    Some((SocketAddr::new(ip(&r.saddr)?, r.sport), SocketAddr::new(ip(&r.daddr)?, r.dport)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_decode_and_mapped_v4_is_canonical() {
+        let mut r = RawConnEvent { family: abi::AF_INET, sport: 1, dport: 2, ..Default::default() };
+        r.saddr[..4].copy_from_slice(&[10, 0, 0, 1]);
+        let (l, rem) = decode_addrs(&r).unwrap();
+        assert_eq!(l, "10.0.0.1:1".parse().unwrap());
+        assert_eq!(rem, "0.0.0.0:2".parse().unwrap());
+        r.family = abi::AF_INET6;
+        r.saddr = Ipv6Addr::from([0, 0, 0, 0, 0, 0xffff, 0x0a00, 2]).octets();
+        assert_eq!(decode_addrs(&r).unwrap().0, "10.0.0.2:1".parse().unwrap());
+        r.family = 99;
+        assert!(decode_addrs(&r).is_none());
+    }
+
+    #[test]
+    fn unknown_error_code_is_rejected() {
+        assert_eq!(decode_error(abi::err::REFUSED), Some(ConnError::Refused));
+        assert_eq!(decode_error(0), None);
+        assert_eq!(decode_error(200), None);
+    }
+}
