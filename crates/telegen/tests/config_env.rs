@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use telegen::config::{Config, ConfigError, HttpSemconv, OtlpProtocol};
 
 fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let map: HashMap<String, String> =
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     move |k: &str| map.get(k).cloned()
 }
 
@@ -25,8 +26,12 @@ fn no_variables_change_nothing() {
 #[test]
 fn empty_variables_count_as_unset() {
     let mut c = file_config();
-    c.apply_env(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", ""), ("OTEL_SERVICE_NAME", "  "), ("OTEL_EXPORTER_OTLP_PROTOCOL", "")]))
-        .unwrap();
+    c.apply_env(&env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+        ("OTEL_SERVICE_NAME", "  "),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", ""),
+    ]))
+    .unwrap();
     assert_eq!(c, file_config());
 }
 
@@ -45,14 +50,22 @@ fn every_variable_overrides_the_file() {
     assert_eq!(o.endpoint.as_deref(), Some("https://127.0.0.1:4318"));
     assert_eq!(o.protocol, Some(OtlpProtocol::HttpProtobuf));
     assert_eq!(c.agent.service_name.as_deref(), Some("from-env"));
-    let attrs: Vec<(&str, &str)> = o.resource_attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(attrs, vec![("host.name", "node 1"), ("region", "eu"), ("team", "env")], "merged per key, env wins");
+    let attrs: Vec<(&str, &str)> =
+        o.resource_attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        attrs,
+        vec![("host.name", "node 1"), ("region", "eu"), ("team", "env")],
+        "merged per key, env wins"
+    );
     assert_eq!(c.agent.network.http.semconv_stability_opt_in, HttpSemconv::Stable);
     let e = c.effective();
     assert_eq!(e.service_name, "from-env");
     assert_eq!(e.http.semconv, HttpSemconv::Stable);
     let otlp = e.otlp.unwrap();
-    assert_eq!((otlp.endpoint.as_str(), otlp.protocol), ("https://127.0.0.1:4318", OtlpProtocol::HttpProtobuf));
+    assert_eq!(
+        (otlp.endpoint.as_str(), otlp.protocol),
+        ("https://127.0.0.1:4318", OtlpProtocol::HttpProtobuf)
+    );
 }
 
 #[test]
@@ -70,7 +83,11 @@ fn semconv_dup() {
     assert_eq!(c.effective().http.semconv, HttpSemconv::Dup);
     let mut c = file_config();
     c.apply_env(&env(&[("OTEL_SEMCONV_STABILITY_OPT_IN", "database")])).unwrap();
-    assert_eq!(c.agent.network.http.semconv_stability_opt_in, HttpSemconv::Old, "no http entry: file value kept");
+    assert_eq!(
+        c.agent.network.http.semconv_stability_opt_in,
+        HttpSemconv::Old,
+        "no http entry: file value kept"
+    );
 }
 
 #[test]
@@ -81,7 +98,11 @@ fn service_name_precedence() {
     assert_eq!(c.effective().service_name, "attr");
     // ...and OTEL_SERVICE_NAME beats both.
     let mut c = file_config();
-    c.apply_env(&env(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=attr"), ("OTEL_SERVICE_NAME", "svc")])).unwrap();
+    c.apply_env(&env(&[
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=attr"),
+        ("OTEL_SERVICE_NAME", "svc"),
+    ]))
+    .unwrap();
     assert_eq!(c.effective().service_name, "svc");
 }
 
@@ -93,22 +114,35 @@ fn env_error(pairs: &[(&str, &str)]) -> (ConfigError, Config) {
 
 #[test]
 fn bad_protocol_is_an_error_naming_the_variable() {
-    let (e, c) = env_error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"), ("OTEL_SERVICE_NAME", "x")]);
-    assert!(matches!(&e, ConfigError::Env { var, .. } if var == "OTEL_EXPORTER_OTLP_PROTOCOL"), "{e:?}");
-    assert_eq!(e.to_string(), "OTEL_EXPORTER_OTLP_PROTOCOL=\"http/json\": supported values are grpc and http/protobuf");
+    let (e, c) =
+        env_error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"), ("OTEL_SERVICE_NAME", "x")]);
+    assert!(
+        matches!(&e, ConfigError::Env { var, .. } if var == "OTEL_EXPORTER_OTLP_PROTOCOL"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "OTEL_EXPORTER_OTLP_PROTOCOL=\"http/json\": supported values are grpc and http/protobuf"
+    );
     assert_eq!(c, file_config(), "nothing applied on error");
 }
 
 #[test]
 fn bad_endpoint_is_an_error_naming_the_variable() {
     let (e, _) = env_error(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")]);
-    assert!(matches!(&e, ConfigError::Env { var, .. } if var == "OTEL_EXPORTER_OTLP_ENDPOINT"), "{e:?}");
+    assert!(
+        matches!(&e, ConfigError::Env { var, .. } if var == "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn bad_resource_attributes_are_rejected_whole() {
     let (e, c) = env_error(&[("OTEL_RESOURCE_ATTRIBUTES", "a=1,broken")]);
-    assert!(matches!(&e, ConfigError::Env { var, .. } if var == "OTEL_RESOURCE_ATTRIBUTES"), "{e:?}");
+    assert!(
+        matches!(&e, ConfigError::Env { var, .. } if var == "OTEL_RESOURCE_ATTRIBUTES"),
+        "{e:?}"
+    );
     assert!(!c.agent.exporters.otlp.resource_attributes.contains_key("a"));
 }
 

@@ -57,10 +57,15 @@ fn exclude_paths_and_capture_headers_merge() {
     assert_eq!(e.http.capture_headers, vec!["x-b"], "lower-cased, de-duplicated");
     let w = c.warnings();
     assert_eq!(w.len(), 2, "{w:?}");
-    assert!(w[0].contains("agent.network.http.exclude_paths") && w[0].ends_with("agent.ebpf.network.exclude_paths wins"));
+    assert!(
+        w[0].contains("agent.network.http.exclude_paths")
+            && w[0].ends_with("agent.ebpf.network.exclude_paths wins")
+    );
     assert!(w[1].ends_with("agent.ebpf.network.capture_headers wins"));
     // Only under agent.network.http: used as is.
-    let c = parse("agent:\n  network:\n    http:\n      exclude_paths: [/a]\n      capture_headers: [x-a]\n");
+    let c = parse(
+        "agent:\n  network:\n    http:\n      exclude_paths: [/a]\n      capture_headers: [x-a]\n",
+    );
     assert_eq!(c.effective().http.exclude_paths, vec!["/a"]);
     assert_eq!(c.effective().http.capture_headers, vec!["x-a"]);
 }
@@ -81,7 +86,10 @@ fn sensitive_headers_are_removed_unless_allowed() {
     let c = parse(text);
     let e = c.effective();
     assert_eq!(e.http.capture_headers, vec!["x-request-id"]);
-    assert_eq!(e.http.redacted_headers, vec!["authorization", "cookie", "set-cookie", "proxy-authorization"]);
+    assert_eq!(
+        e.http.redacted_headers,
+        vec!["authorization", "cookie", "set-cookie", "proxy-authorization"]
+    );
     let w = c.warnings();
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].contains("capture_sensitive_headers"), "{w:?}");
@@ -98,8 +106,17 @@ fn defaults_as_effective_settings() {
     let e = Config::default().effective();
     assert!(e.include_ports.is_empty() && e.exclude_ports.is_empty());
     assert_eq!(e.ring_buffer_size, 16 << 20);
-    assert!(e.tcp.enabled && e.tcp.rtt && e.tcp.retransmits && e.tcp.connection_tracking && e.tcp.conn_stats);
-    assert_eq!((e.tcp.sample_rate, e.tcp.stats_interval, e.tcp.max_connections), (1, Duration::from_secs(10), 65536));
+    assert!(
+        e.tcp.enabled
+            && e.tcp.rtt
+            && e.tcp.retransmits
+            && e.tcp.connection_tracking
+            && e.tcp.conn_stats
+    );
+    assert_eq!(
+        (e.tcp.sample_rate, e.tcp.stats_interval, e.tcp.max_connections),
+        (1, Duration::from_secs(10), 65536)
+    );
     assert!(e.payload.enabled && e.http.enabled && e.http.grpc && e.dns.enabled);
     assert_eq!(e.payload.max_payload_bytes, 4096);
     assert_eq!((e.http.max_body_capture, e.http.max_headers), (0, 64));
@@ -116,7 +133,9 @@ fn defaults_as_effective_settings() {
 #[test]
 fn switches_nest() {
     let e = parse("agent:\n  network:\n    enabled: false\n").effective();
-    assert!(!e.tcp.enabled && !e.payload.enabled && !e.http.enabled && !e.http.grpc && !e.dns.enabled);
+    assert!(
+        !e.tcp.enabled && !e.payload.enabled && !e.http.enabled && !e.http.grpc && !e.dns.enabled
+    );
     let e = parse("agent:\n  ebpf:\n    network:\n      enabled: false\n").effective();
     assert!(e.tcp.enabled && e.dns.enabled);
     assert!(!e.payload.enabled && !e.http.enabled && !e.http.grpc);
@@ -135,7 +154,10 @@ fn otlp_protocol_follows_the_port_unless_set() {
     assert_eq!(ep("http://127.0.0.1:4318", ""), OtlpProtocol::HttpProtobuf);
     assert_eq!(ep("http://127.0.0.1:4317", ""), OtlpProtocol::Grpc);
     assert_eq!(ep("https://collector.example", ""), OtlpProtocol::Grpc);
-    assert_eq!(ep("http://127.0.0.1:4317", "      protocol: http/protobuf\n"), OtlpProtocol::HttpProtobuf);
+    assert_eq!(
+        ep("http://127.0.0.1:4317", "      protocol: http/protobuf\n"),
+        OtlpProtocol::HttpProtobuf
+    );
 }
 
 #[test]

@@ -141,7 +141,10 @@ fn every_key_lands_in_its_field() {
     assert_eq!((o.timeout, o.interval), (Duration::from_secs(3), Duration::from_secs(60)));
     assert_eq!((o.queue_size, o.max_batch), (100, 10));
     assert!(!o.traces && !o.metrics && !o.logs);
-    assert_eq!(o.resource_attributes.get("deployment.environment").map(String::as_str), Some("test"));
+    assert_eq!(
+        o.resource_attributes.get("deployment.environment").map(String::as_str),
+        Some("test")
+    );
     assert_eq!(o.resource_attributes.get("host.name").map(String::as_str), Some("h1"));
     assert!(a.exporters.stdout.json);
 }
@@ -151,7 +154,10 @@ fn empty_documents_and_empty_sections_mean_defaults() {
     assert_eq!(parse("").unwrap(), Config::default());
     assert_eq!(parse("# nothing\n").unwrap(), Config::default());
     assert_eq!(parse("agent:\n").unwrap(), Config::default());
-    assert_eq!(parse("agent:\n  network:\n    tcp:\n    # sample_rate: 5\n").unwrap(), Config::default());
+    assert_eq!(
+        parse("agent:\n  network:\n    tcp:\n    # sample_rate: 5\n").unwrap(),
+        Config::default()
+    );
 }
 
 #[test]
@@ -245,7 +251,10 @@ fn wrong_type_bool_duration_section_enum() {
 #[test]
 fn sample_rate_zero_message_is_exact() {
     let e = err("agent:\n  network:\n    tcp:\n      sample_rate: 0\n");
-    assert_eq!(e.to_string(), "config.yaml:4:7: agent.network.tcp.sample_rate: must be >= 1 (got 0)");
+    assert_eq!(
+        e.to_string(),
+        "config.yaml:4:7: agent.network.tcp.sample_rate: must be >= 1 (got 0)"
+    );
 }
 
 /// (text, key path, line) for one rule each.
@@ -255,26 +264,78 @@ const RANGE_CASES: &[(&str, &str, u64)] = &[
     ("agent:\n  network:\n    ring_buffer_size: 2147483648\n", "agent.network.ring_buffer_size", 3),
     ("agent:\n  network:\n    include_ports: [80, 0]\n", "agent.network.include_ports[1]", 3),
     ("agent:\n  network:\n    exclude_ports:\n      - 0\n", "agent.network.exclude_ports[0]", 4),
-    ("agent:\n  ebpf:\n    network:\n      include_ports: [0]\n", "agent.ebpf.network.include_ports[0]", 4),
-    ("agent:\n  ebpf:\n    network:\n      exclude_ports: [0]\n", "agent.ebpf.network.exclude_ports[0]", 4),
-    ("agent:\n  network:\n    tcp:\n      stats_interval: 0s\n", "agent.network.tcp.stats_interval", 4),
-    ("agent:\n  network:\n    tcp:\n      stats_interval: 2days\n", "agent.network.tcp.stats_interval", 4),
-    ("agent:\n  network:\n    tcp:\n      max_connections: 0\n", "agent.network.tcp.max_connections", 4),
-    ("agent:\n  network:\n    tcp:\n      max_connections: 20000000\n", "agent.network.tcp.max_connections", 4),
-    ("agent:\n  network:\n    http:\n      max_body_capture: 2000000\n", "agent.network.http.max_body_capture", 4),
+    (
+        "agent:\n  ebpf:\n    network:\n      include_ports: [0]\n",
+        "agent.ebpf.network.include_ports[0]",
+        4,
+    ),
+    (
+        "agent:\n  ebpf:\n    network:\n      exclude_ports: [0]\n",
+        "agent.ebpf.network.exclude_ports[0]",
+        4,
+    ),
+    (
+        "agent:\n  network:\n    tcp:\n      stats_interval: 0s\n",
+        "agent.network.tcp.stats_interval",
+        4,
+    ),
+    (
+        "agent:\n  network:\n    tcp:\n      stats_interval: 2days\n",
+        "agent.network.tcp.stats_interval",
+        4,
+    ),
+    (
+        "agent:\n  network:\n    tcp:\n      max_connections: 0\n",
+        "agent.network.tcp.max_connections",
+        4,
+    ),
+    (
+        "agent:\n  network:\n    tcp:\n      max_connections: 20000000\n",
+        "agent.network.tcp.max_connections",
+        4,
+    ),
+    (
+        "agent:\n  network:\n    http:\n      max_body_capture: 2000000\n",
+        "agent.network.http.max_body_capture",
+        4,
+    ),
     ("agent:\n  network:\n    http:\n      max_headers: 0\n", "agent.network.http.max_headers", 4),
-    ("agent:\n  network:\n    http:\n      routes: [/ok, \"users/{id}\"]\n", "agent.network.http.routes[1]", 4),
+    (
+        "agent:\n  network:\n    http:\n      routes: [/ok, \"users/{id}\"]\n",
+        "agent.network.http.routes[1]",
+        4,
+    ),
     ("agent:\n  network:\n    dns:\n      timeout: 0ms\n", "agent.network.dns.timeout", 4),
     ("agent:\n  network:\n    dns:\n      max_domains: 0\n", "agent.network.dns.max_domains", 4),
     ("agent:\n  network:\n    dns:\n      ports: [53, 0]\n", "agent.network.dns.ports[1]", 4),
     ("agent:\n  network:\n    dns:\n      ports: []\n", "agent.network.dns.ports", 4),
-    ("agent:\n  ebpf:\n    network:\n      max_payload_bytes: 0\n", "agent.ebpf.network.max_payload_bytes", 4),
-    ("agent:\n  ebpf:\n    network:\n      max_payload_bytes: 100000\n", "agent.ebpf.network.max_payload_bytes", 4),
-    ("agent:\n  exporters:\n    prometheus:\n      path: metrics\n", "agent.exporters.prometheus.path", 4),
+    (
+        "agent:\n  ebpf:\n    network:\n      max_payload_bytes: 0\n",
+        "agent.ebpf.network.max_payload_bytes",
+        4,
+    ),
+    (
+        "agent:\n  ebpf:\n    network:\n      max_payload_bytes: 100000\n",
+        "agent.ebpf.network.max_payload_bytes",
+        4,
+    ),
+    (
+        "agent:\n  exporters:\n    prometheus:\n      path: metrics\n",
+        "agent.exporters.prometheus.path",
+        4,
+    ),
     ("agent:\n  exporters:\n    otlp:\n      timeout: 0s\n", "agent.exporters.otlp.timeout", 4),
     ("agent:\n  exporters:\n    otlp:\n      interval: 0s\n", "agent.exporters.otlp.interval", 4),
-    ("agent:\n  exporters:\n    otlp:\n      queue_size: 0\n", "agent.exporters.otlp.queue_size", 4),
-    ("agent:\n  exporters:\n    otlp:\n      queue_size: 2000000\n", "agent.exporters.otlp.queue_size", 4),
+    (
+        "agent:\n  exporters:\n    otlp:\n      queue_size: 0\n",
+        "agent.exporters.otlp.queue_size",
+        4,
+    ),
+    (
+        "agent:\n  exporters:\n    otlp:\n      queue_size: 2000000\n",
+        "agent.exporters.otlp.queue_size",
+        4,
+    ),
     ("agent:\n  exporters:\n    otlp:\n      max_batch: 0\n", "agent.exporters.otlp.max_batch", 4),
     ("agent:\n  service_name: \"  \"\n", "agent.service_name", 2),
 ];
@@ -293,9 +354,18 @@ fn every_range_rule_names_key_and_line() {
 #[test]
 fn range_messages_say_what_is_allowed() {
     let msg = |t: &str| err(t).problems()[0].message.clone();
-    assert_eq!(msg("agent:\n  network:\n    ring_buffer_size: 100000\n"), "must be a power of two (got 100000)");
-    assert_eq!(msg("agent:\n  network:\n    ring_buffer_size: 2048\n"), "must be >= 4096 (got 2048)");
-    assert_eq!(msg("agent:\n  network:\n    ring_buffer_size: 2147483648\n"), "must be <= 1073741824 (got 2147483648)");
+    assert_eq!(
+        msg("agent:\n  network:\n    ring_buffer_size: 100000\n"),
+        "must be a power of two (got 100000)"
+    );
+    assert_eq!(
+        msg("agent:\n  network:\n    ring_buffer_size: 2048\n"),
+        "must be >= 4096 (got 2048)"
+    );
+    assert_eq!(
+        msg("agent:\n  network:\n    ring_buffer_size: 2147483648\n"),
+        "must be <= 1073741824 (got 2147483648)"
+    );
     assert_eq!(msg("agent:\n  network:\n    dns:\n      timeout: 0s\n"), "must be > 0 (got 0s)");
     assert!(msg("agent:\n  network:\n    dns:\n      ports: []\n").contains("at least one port"));
 }
@@ -337,7 +407,11 @@ fn bad_header_name() {
 fn bad_listen_address() {
     for bad in ["localhost:9464", "127.0.0.1", "1.2.3.4:99999", "[::1]"] {
         let e = err(&format!("agent:\n  exporters:\n    prometheus:\n      listen: \"{bad}\"\n"));
-        assert_eq!(first(&e), ("agent.exporters.prometheus.listen".into(), Some(4), Some(7)), "{bad}");
+        assert_eq!(
+            first(&e),
+            ("agent.exporters.prometheus.listen".into(), Some(4), Some(7)),
+            "{bad}"
+        );
         assert!(e.to_string().contains("socket address"), "{e}");
     }
 }
@@ -346,7 +420,11 @@ fn bad_listen_address() {
 fn bad_otlp_endpoint() {
     for bad in ["localhost:4317", "ftp://collector:21", "http://", "::"] {
         let e = err(&format!("agent:\n  exporters:\n    otlp:\n      endpoint: \"{bad}\"\n"));
-        assert_eq!(first(&e), ("agent.exporters.otlp.endpoint".into(), Some(4), Some(7)), "{bad}: {e}");
+        assert_eq!(
+            first(&e),
+            ("agent.exporters.otlp.endpoint".into(), Some(4), Some(7)),
+            "{bad}: {e}"
+        );
     }
     // An empty endpoint means "off", like leaving it out.
     let c = parse("agent:\n  exporters:\n    otlp:\n      endpoint: \"\"\n").unwrap();
@@ -365,7 +443,8 @@ fn a_default_that_breaks_a_rule_points_at_the_nearest_written_key() {
 fn all_problems_are_reported_each_with_its_line() {
     let text = "agent:\n  network:\n    ring_buffer_size: 3\n    tcp:\n      sample_rate: 0\n  exporters:\n    prometheus:\n      listen: nowhere\n";
     let e = err(text);
-    let got: Vec<(&str, Option<u64>)> = e.problems().iter().map(|p| (p.path.as_str(), p.line)).collect();
+    let got: Vec<(&str, Option<u64>)> =
+        e.problems().iter().map(|p| (p.path.as_str(), p.line)).collect();
     assert_eq!(
         got,
         vec![
@@ -400,7 +479,10 @@ fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
 fn load_names_the_file_in_errors() {
     let path = temp_file("bad.yaml", "agent:\n  network:\n    tcp:\n      sample_rate: 0\n");
     let e = Config::load(&path).unwrap_err();
-    assert_eq!(e.to_string(), format!("{}:4:7: agent.network.tcp.sample_rate: must be >= 1 (got 0)", path.display()));
+    assert_eq!(
+        e.to_string(),
+        format!("{}:4:7: agent.network.tcp.sample_rate: must be >= 1 (got 0)", path.display())
+    );
     let e = Config::load(path.with_file_name("missing.yaml")).unwrap_err();
     assert!(matches!(e, ConfigError::Read { .. }), "{e:?}");
 }
@@ -416,4 +498,14 @@ fn check_file_returns_warnings() {
     assert!(warnings[0].contains("agent.ebpf.network.include_ports wins"), "{warnings:?}");
     let ok = temp_file("ok.yaml", &telegen::config::default_yaml());
     assert_eq!(telegen::config::check_file(&ok).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn the_example_in_docs_configuration_md_is_valid() {
+    let page = include_str!("../../../docs/configuration.md");
+    let start = page.find("```yaml\n").expect("a yaml example") + "```yaml\n".len();
+    let end = start + page[start..].find("```").expect("closed");
+    let c = parse(&page[start..end]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.agent.network.tcp.sample_rate, 10);
+    assert!(c.warnings().is_empty());
 }

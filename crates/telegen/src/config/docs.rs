@@ -93,7 +93,8 @@ pub fn key_doc(path: &str) -> Option<&'static KeyDoc> {
 
 /// The full default configuration, every key preceded by its documentation.
 pub fn default_yaml() -> String {
-    let plain = serde_saphyr::to_string(&Config::default()).expect("the default configuration serialises");
+    let plain =
+        serde_saphyr::to_string(&Config::default()).expect("the default configuration serialises");
     let index = KeyIndex::build(&plain).expect("serialised YAML parses");
     let mut doc_at_line: Vec<Option<(&str, u64)>> = vec![None; plain.lines().count() + 2];
     for e in index.entries().iter().filter(|e| !e.path.contains('[')) {
@@ -113,7 +114,9 @@ pub fn default_yaml() -> String {
             let text = match key_doc(path) {
                 None => "(undocumented)".to_string(),
                 Some(d) if d.kind == "section" => d.doc.to_string(),
-                Some(d) => format!("{} Type: {}. Default: {}.", d.doc, d.kind, default_text(&lines, i)),
+                Some(d) => {
+                    format!("{} Type: {}. Default: {}.", d.doc, d.kind, default_text(&lines, i))
+                }
             };
             if !out.ends_with(":\n") {
                 out.push('\n');
@@ -176,9 +179,17 @@ mod tests {
             assert!(key_doc(key).is_some(), "{key} has no entry in KEY_DOCS");
         }
         for d in KEY_DOCS {
-            assert!(keys.contains(&d.path), "KEY_DOCS documents {} which the configuration does not have", d.path);
+            assert!(
+                keys.contains(&d.path),
+                "KEY_DOCS documents {} which the configuration does not have",
+                d.path
+            );
         }
-        assert_eq!(keys, KEY_DOCS.iter().map(|d| d.path).collect::<Vec<_>>(), "KEY_DOCS must be in file order");
+        assert_eq!(
+            keys,
+            KEY_DOCS.iter().map(|d| d.path).collect::<Vec<_>>(),
+            "KEY_DOCS must be in file order"
+        );
     }
 
     #[test]
@@ -197,7 +208,11 @@ mod tests {
     fn docs_page_lists_every_key() {
         let page = include_str!("../../../../docs/configuration.md");
         for d in KEY_DOCS {
-            assert!(page.contains(&format!("`{}`", d.path)), "docs/configuration.md does not list `{}`", d.path);
+            assert!(
+                page.contains(&format!("`{}`", d.path)),
+                "docs/configuration.md does not list `{}`",
+                d.path
+            );
         }
     }
 }

@@ -21,7 +21,8 @@ use super::model::{Config, HttpSemconv, OtlpProtocol};
 use std::time::Duration;
 
 /// Header names never captured unless `capture_sensitive_headers` is true.
-pub const SENSITIVE_HEADERS: [&str; 4] = ["authorization", "cookie", "set-cookie", "proxy-authorization"];
+pub const SENSITIVE_HEADERS: [&str; 4] =
+    ["authorization", "cookie", "set-cookie", "proxy-authorization"];
 
 /// The settings the agent reads, after merging `agent.network` and `agent.ebpf.network`.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +161,10 @@ impl Config {
                 stats_interval: n.tcp.stats_interval,
                 max_connections: n.tcp.max_connections,
             },
-            payload: EffectivePayload { enabled: payload_on, max_payload_bytes: e.max_payload_bytes },
+            payload: EffectivePayload {
+                enabled: payload_on,
+                max_payload_bytes: e.max_payload_bytes,
+            },
             http: EffectiveHttp {
                 enabled: payload_on && e.http,
                 grpc: payload_on && e.grpc,
@@ -209,8 +213,11 @@ impl Config {
         let (mut kept, mut redacted) = (Vec::new(), Vec::new());
         for h in listed {
             let h = h.trim().to_ascii_lowercase();
-            let bucket =
-                if !allow_sensitive && SENSITIVE_HEADERS.contains(&h.as_str()) { &mut redacted } else { &mut kept };
+            let bucket = if !allow_sensitive && SENSITIVE_HEADERS.contains(&h.as_str()) {
+                &mut redacted
+            } else {
+                &mut kept
+            };
             if !bucket.contains(&h) {
                 bucket.push(h);
             }

@@ -47,7 +47,8 @@ impl Config {
         };
         let attributes = match get("OTEL_RESOURCE_ATTRIBUTES") {
             None => Vec::new(),
-            Some(raw) => parse_resource_attributes(&raw).map_err(|m| bad("OTEL_RESOURCE_ATTRIBUTES", &raw, m))?,
+            Some(raw) => parse_resource_attributes(&raw)
+                .map_err(|m| bad("OTEL_RESOURCE_ATTRIBUTES", &raw, m))?,
         };
         let semconv = get("OTEL_SEMCONV_STABILITY_OPT_IN").and_then(|v| parse_semconv_opt_in(&v));
 
@@ -92,9 +93,12 @@ pub fn parse_semconv_opt_in(v: &str) -> Option<HttpSemconv> {
 pub fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (k, v) = item.split_once('=').ok_or_else(|| format!("entry {item:?} is not key=value"))?;
-        let k = percent_decode(k.trim()).ok_or_else(|| format!("bad percent-encoding in {item:?}"))?;
-        let v = percent_decode(v.trim()).ok_or_else(|| format!("bad percent-encoding in {item:?}"))?;
+        let (k, v) =
+            item.split_once('=').ok_or_else(|| format!("entry {item:?} is not key=value"))?;
+        let k =
+            percent_decode(k.trim()).ok_or_else(|| format!("bad percent-encoding in {item:?}"))?;
+        let v =
+            percent_decode(v.trim()).ok_or_else(|| format!("bad percent-encoding in {item:?}"))?;
         if k.is_empty() {
             return Err(format!("entry {item:?} has an empty key"));
         }
@@ -128,7 +132,8 @@ mod tests {
     #[test]
     fn resource_attributes() {
         let got = parse_resource_attributes("a=1, b = x%20y ,c=%E2%82%AC,").unwrap();
-        let want = [("a", "1"), ("b", "x y"), ("c", "€")].map(|(k, v)| (k.to_string(), v.to_string()));
+        let want =
+            [("a", "1"), ("b", "x y"), ("c", "€")].map(|(k, v)| (k.to_string(), v.to_string()));
         assert_eq!(got, want);
         assert!(parse_resource_attributes("a=1,b").unwrap_err().contains("not key=value"));
         assert!(parse_resource_attributes("=1").unwrap_err().contains("empty key"));

@@ -94,13 +94,22 @@ mod tests {
     #[test]
     fn display_forms() {
         let p = problem("config.yaml", Some(12), Some(5));
-        assert_eq!(p.to_string(), "config.yaml:12:5: agent.network.tcp.sample_rate: must be >= 1 (got 0)");
+        assert_eq!(
+            p.to_string(),
+            "config.yaml:12:5: agent.network.tcp.sample_rate: must be >= 1 (got 0)"
+        );
         let p = problem("config.yaml", None, None);
-        assert_eq!(p.to_string(), "config.yaml: agent.network.tcp.sample_rate: must be >= 1 (got 0)");
+        assert_eq!(
+            p.to_string(),
+            "config.yaml: agent.network.tcp.sample_rate: must be >= 1 (got 0)"
+        );
         let p = problem("", None, None);
         assert_eq!(p.to_string(), "agent.network.tcp.sample_rate: must be >= 1 (got 0)");
         let e = ConfigError::Invalid {
-            problems: vec![problem("a.yaml", Some(1), Some(2)), problem("a.yaml", Some(3), Some(4))],
+            problems: vec![
+                problem("a.yaml", Some(1), Some(2)),
+                problem("a.yaml", Some(3), Some(4)),
+            ],
         };
         assert_eq!(e.to_string().lines().count(), 2);
         assert_eq!(e.line(), Some(1));

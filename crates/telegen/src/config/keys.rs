@@ -65,8 +65,11 @@ fn flatten(node: &Node, prefix: &str, out: &mut Vec<KeyEntry>) {
     match node {
         Node::Map(items) => {
             for (key, child) in items {
-                let path =
-                    if prefix.is_empty() { key.value.clone() } else { format!("{prefix}.{}", key.value) };
+                let path = if prefix.is_empty() {
+                    key.value.clone()
+                } else {
+                    format!("{prefix}.{}", key.value)
+                };
                 out.push(KeyEntry { path: path.clone(), pos: pos_of(&key.referenced) });
                 flatten(child, &path, out);
             }

@@ -45,14 +45,18 @@ impl Config {
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { origin: origin.clone(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { origin: origin.clone(), source })?;
         Config::from_yaml_str(&text, &origin)
     }
 
     /// What `telegen run` uses: the file (or the defaults when `path` is `None`), then the
     /// OTEL_* variables from `env`, then validation again (values from the environment
     /// have no file position).
-    pub fn resolve(path: Option<&Path>, env: &impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn resolve(
+        path: Option<&Path>,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let mut config = match path {
             Some(p) => Config::load(p)?,
             None => Config::default(),
@@ -117,13 +121,22 @@ fn friendlier(msg: &str) -> String {
     match msg {
         "expected mapping start" => "expected a mapping of keys to values".into(),
         "expected sequence start" => "expected a list".into(),
-        _ => msg.replace("unknown field", "unknown key").replace(", set DuplicateKeyPolicy in Options if acceptable", ""),
+        "invalid boolean" => "expected true or false".into(),
+        _ => msg
+            .replace("unknown field", "unknown key")
+            .replace("unknown variant", "unknown value")
+            .replace(", set DuplicateKeyPolicy in Options if acceptable", ""),
     }
 }
 
 fn syntax_error(e: &serde_saphyr::Error, origin: &str) -> ConfigError {
     let pos = location(e).unwrap_or(Pos { line: 1, column: 1 });
-    ConfigError::Syntax { origin: origin.to_string(), line: pos.line, column: pos.column, message: bare_message(e, Some(pos)) }
+    ConfigError::Syntax {
+        origin: origin.to_string(),
+        line: pos.line,
+        column: pos.column,
+        message: bare_message(e, Some(pos)),
+    }
 }
 
 fn type_error(e: &serde_saphyr::Error, origin: &str, index: &KeyIndex) -> ConfigError {

@@ -25,7 +25,7 @@ pub struct Config {
     pub agent: AgentConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
     /// service.name for the agent's own telemetry and for processes without one.
@@ -35,17 +35,6 @@ pub struct AgentConfig {
     pub ebpf: EbpfConfig,
     #[serde(deserialize_with = "null_as_default")]
     pub exporters: ExportersConfig,
-}
-
-impl Default for AgentConfig {
-    fn default() -> Self {
-        AgentConfig {
-            service_name: None,
-            network: NetworkConfig::default(),
-            ebpf: EbpfConfig::default(),
-            exporters: ExportersConfig::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

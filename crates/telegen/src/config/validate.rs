@@ -51,7 +51,11 @@ impl Checker {
         } else if d > DURATION_MAX {
             self.fail(
                 path,
-                format!("must be <= {} (got {})", humantime::format_duration(DURATION_MAX), humantime::format_duration(d)),
+                format!(
+                    "must be <= {} (got {})",
+                    humantime::format_duration(DURATION_MAX),
+                    humantime::format_duration(d)
+                ),
             );
         }
     }
@@ -117,7 +121,13 @@ impl Config {
         let problems: Vec<Problem> = self
             .violations()
             .into_iter()
-            .map(|v| Problem { origin: String::new(), line: None, column: None, path: v.path, message: v.message })
+            .map(|v| Problem {
+                origin: String::new(),
+                line: None,
+                column: None,
+                path: v.path,
+                message: v.message,
+            })
             .collect();
         if problems.is_empty() {
             Ok(())
@@ -146,17 +156,28 @@ impl Config {
         c.range("agent.network.tcp.sample_rate", n.tcp.sample_rate, 1, u32::MAX);
         c.duration("agent.network.tcp.stats_interval", n.tcp.stats_interval);
         c.range("agent.network.tcp.max_connections", n.tcp.max_connections, 1, MAX_CONNECTIONS_MAX);
-        c.range("agent.network.http.max_body_capture", n.http.max_body_capture, 0, MAX_BODY_CAPTURE_MAX);
+        c.range(
+            "agent.network.http.max_body_capture",
+            n.http.max_body_capture,
+            0,
+            MAX_BODY_CAPTURE_MAX,
+        );
         c.range("agent.network.http.max_headers", n.http.max_headers, 1, MAX_HEADERS_MAX);
         for (i, r) in n.http.routes.iter().enumerate() {
             if let Some(why) = route_error(r) {
-                c.fail(format!("agent.network.http.routes[{i}]"), format!("invalid route {r:?}: {why}"));
+                c.fail(
+                    format!("agent.network.http.routes[{i}]"),
+                    format!("invalid route {r:?}: {why}"),
+                );
             }
         }
         c.globs("agent.network.http.exclude_paths", &n.http.exclude_paths);
         c.headers("agent.network.http.capture_headers", &n.http.capture_headers);
         if n.dns.enabled && n.dns.ports.is_empty() {
-            c.fail("agent.network.dns.ports", "must list at least one port when dns.enabled is true");
+            c.fail(
+                "agent.network.dns.ports",
+                "must list at least one port when dns.enabled is true",
+            );
         }
         c.ports("agent.network.dns.ports", &n.dns.ports);
         c.duration("agent.network.dns.timeout", n.dns.timeout);
@@ -171,19 +192,30 @@ impl Config {
         if let Some(p) = &e.exclude_ports {
             c.ports("agent.ebpf.network.exclude_ports", p);
         }
-        c.range("agent.ebpf.network.max_payload_bytes", e.max_payload_bytes, 1, MAX_PAYLOAD_BYTES_MAX);
+        c.range(
+            "agent.ebpf.network.max_payload_bytes",
+            e.max_payload_bytes,
+            1,
+            MAX_PAYLOAD_BYTES_MAX,
+        );
         self.check_port_overlap(&mut c);
 
         let x = &a.exporters;
         if x.prometheus.listen.parse::<SocketAddr>().is_err() {
             c.fail(
                 "agent.exporters.prometheus.listen",
-                format!("not a socket address like 127.0.0.1:9464 or [::1]:9464 (got {:?})", x.prometheus.listen),
+                format!(
+                    "not a socket address like 127.0.0.1:9464 or [::1]:9464 (got {:?})",
+                    x.prometheus.listen
+                ),
             );
         }
         let path = &x.prometheus.path;
         if !path.starts_with('/') || path.chars().any(char::is_whitespace) {
-            c.fail("agent.exporters.prometheus.path", format!("must start with '/' and have no spaces (got {path:?})"));
+            c.fail(
+                "agent.exporters.prometheus.path",
+                format!("must start with '/' and have no spaces (got {path:?})"),
+            );
         }
         let o = &x.otlp;
         if let Some(ep) = o.endpoint.as_deref().filter(|s| !s.is_empty()) {
@@ -197,7 +229,10 @@ impl Config {
         c.range("agent.exporters.otlp.max_batch", o.max_batch, 1, o.queue_size.max(1));
         for k in o.resource_attributes.keys() {
             if k.trim().is_empty() {
-                c.fail("agent.exporters.otlp.resource_attributes", "attribute names must not be empty");
+                c.fail(
+                    "agent.exporters.otlp.resource_attributes",
+                    "attribute names must not be empty",
+                );
             }
         }
         c.out
@@ -234,10 +269,18 @@ impl Config {
                  agent.ebpf.network.{key} wins"
             ));
         };
-        if let Some(p) = e.include_ports.as_ref().filter(|p| !n.include_ports.is_empty() && **p != n.include_ports) {
+        if let Some(p) = e
+            .include_ports
+            .as_ref()
+            .filter(|p| !n.include_ports.is_empty() && **p != n.include_ports)
+        {
             both("include_ports", &n.include_ports, p);
         }
-        if let Some(p) = e.exclude_ports.as_ref().filter(|p| !n.exclude_ports.is_empty() && **p != n.exclude_ports) {
+        if let Some(p) = e
+            .exclude_ports
+            .as_ref()
+            .filter(|p| !n.exclude_ports.is_empty() && **p != n.exclude_ports)
+        {
             both("exclude_ports", &n.exclude_ports, p);
         }
         let mut both_http = |key: &str, net: &[String], ebpf: &[String]| {
