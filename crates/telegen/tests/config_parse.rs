@@ -509,3 +509,34 @@ fn the_example_in_docs_configuration_md_is_valid() {
     assert_eq!(c.agent.network.tcp.sample_rate, 10);
     assert!(c.warnings().is_empty());
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Any text gives a configuration or an error, never a panic.
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,200}") {
+            let _ = Config::from_yaml_str(&text, "fuzz.yaml");
+        }
+
+        /// The full fixture with a slice cut out or replaced: mostly broken YAML, wrong
+        /// types at every depth. Problems always carry a key path.
+        #[test]
+        fn damaged_fixture(start in 0usize..FULL.len(), len in 0usize..40, insert in "[ :\\-\\[\\]{}a-z0-9\\n]{0,6}") {
+            let end = (start + len).min(FULL.len());
+            if FULL.is_char_boundary(start) && FULL.is_char_boundary(end) {
+                let text = format!("{}{}{}", &FULL[..start], insert, &FULL[end..]);
+                if let Err(e) = Config::from_yaml_str(&text, "fuzz.yaml") {
+                    for p in e.problems() {
+                        prop_assert!(!p.path.is_empty());
+                        prop_assert!(p.line.is_some(), "{}", e);
+                    }
+                }
+            }
+        }
+    }
+}
