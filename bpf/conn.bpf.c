@@ -461,6 +461,18 @@ static __always_inline int on_accept(long fd)
 
 /* ---- tp_btf programs (preferred) ---- */
 
+/*
+ * tp_btf arguments are trusted BTF pointers: the verifier forbids arithmetic on them
+ * (hashing, using them as map keys). The shared handlers only read through
+ * BPF_CORE_READ, so they get the address as a plain number, as classic tracepoints do.
+ */
+static __always_inline const struct sock *launder(const struct sock *sk)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), &sk);
+	return (const struct sock *)v;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tg_btf_state, const struct sock *sk, int oldstate, int newstate)
 {
@@ -470,31 +482,32 @@ int BPF_PROG(tg_btf_state, const struct sock *sk, int oldstate, int newstate)
 	__u64 id = 0;
 	if (newstate == TCP_SYN_SENT_ || (newstate == TCP_ESTABLISHED_ && oldstate == TCP_SYN_RECV_))
 		id = bpf_get_socket_cookie((void *)sk);
-	return on_state(sk, oldstate, newstate, id);
+	return on_state(launder(sk), oldstate, newstate, id);
 }
 
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(tg_btf_probe, struct sock *sk, const struct sk_buff *skb)
 {
-	return on_probe(sk, bpf_get_socket_cookie(sk));
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	return on_probe(launder(sk), cookie);
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(tg_btf_retx, const struct sock *sk, const struct sk_buff *skb, int err)
 {
-	return on_retransmit(sk);
+	return on_retransmit(launder(sk));
 }
 
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(tg_btf_rst_rx, struct sock *sk)
 {
-	return on_reset(sk, TG_F_RST_RX);
+	return on_reset(launder(sk), TG_F_RST_RX);
 }
 
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(tg_btf_rst_tx, const struct sock *sk, const struct sk_buff *skb, int reason)
 {
-	return on_reset(sk, TG_F_RST_TX);
+	return on_reset(launder(sk), TG_F_RST_TX);
 }
 
 /* ---- classic tracepoint programs (fallback); contexts from events/<cat>/<name>/format ---- */
@@ -608,13 +621,13 @@ int tg_iter_tcp(struct bpf_iter__tcp *ctx)
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;
-	struct sock *sk = (struct sock *)tp;
+	__u64 cookie = bpf_get_socket_cookie(tp);
+	const struct sock *sk = launder((struct sock *)tp);
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED_)
 		return 0;
 	__u64 key = (__u64)sk;
 	if (bpf_map_lookup_elem(&tg_conns, &key))
 		return 0; /* already tracked (opened after attach or seen on tcp_probe) */
-	__u64 cookie = bpf_get_socket_cookie(sk);
 	if (!admit(sk, cookie, 1))
 		return 0;
 	struct tg_conn_state *st =

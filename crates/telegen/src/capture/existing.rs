@@ -60,7 +60,12 @@ pub fn enumerate(ebpf: &mut Ebpf, btf: &Btf) -> Result<(Vec<RawConnEvent>, Vec<(
     for (ino, path) in namespaces() {
         let res = std::thread::scope(|s| {
             s.spawn(|| -> Result<Vec<u8>, String> {
-                let f = std::fs::File::open(&path).map_err(|e| format!("{path:?}: {e}"))?;
+                let f = match std::fs::File::open(&path) {
+                    Ok(f) => f,
+                    // The namespace (or its last process) went away since it was listed.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    Err(e) => return Err(format!("{path:?}: {e}")),
+                };
                 // SAFETY: setns on a namespace fd we opened; affects only this thread,
                 // which ends right after.
                 if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
