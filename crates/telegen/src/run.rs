@@ -1,1 +1,240 @@
-//! run: the live agent (telegen run).
+//! run: the live agent (`telegen run`). Wires capture -> signals -> export, prints the
+//! start-up summary, and on SIGINT/SIGTERM detaches everything and exits cleanly.
+
+use crate::capture::tcp::{TcpCapture, TcpCaptureOptions};
+use crate::capture::loader::HookStatus;
+use crate::config::{Config, Effective, OtlpProtocol};
+use crate::export::json::JsonSink;
+use crate::export::otlp::{self, OtlpSettings, OtlpSink};
+use crate::export::telemetry::SelfTelemetry;
+use crate::export::{prometheus, Fanout};
+use crate::signals::metrics::MetricsBuilder;
+use crate::signals::tcp::{TcpMetrics, TcpSignalOptions, TcpSignals};
+use anyhow::{Context, Result};
+use prometheus_client::registry::Registry;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Distinct label sets per metric before folding into `_other`.
+pub const MAX_SERIES: usize = 10_000;
+
+/// Options from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Print every record as a JSON line on stdout.
+    pub json: bool,
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub fn run(cfg: Config, opts: RunOptions) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("telegen")
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            }
+        };
+        run_until(cfg, opts, shutdown).await
+    })
+}
+
+/// The agent's body, usable from tests: runs until `shutdown` completes.
+pub async fn run_until(cfg: Config, opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let telemetry_reg = &mut Registry::default();
+    let telemetry = SelfTelemetry::register(telemetry_reg);
+    let mut registry = std::mem::take(telemetry_reg);
+
+    let eff = cfg.effective();
+    for w in cfg.warnings() {
+        tracing::warn!("config: {w}");
+    }
+
+    // OTLP metrics (optional): instruments record into both Prometheus and OTel.
+    let otlp_settings = otlp_settings(&eff);
+    let mut meter_provider = None;
+    let mut tasks = Vec::new();
+    if let (Some(s), Some(o)) = (&otlp_settings, &eff.otlp) {
+        if o.metrics {
+            let (p, t) = otlp::start_metrics(s, telemetry.clone())?;
+            meter_provider = Some(p);
+            tasks.push(t);
+        }
+    }
+    let meter = match &meter_provider {
+        Some(p) => opentelemetry::metrics::MeterProvider::meter(p, "telegen"),
+        None => opentelemetry::global::meter("telegen-noop"),
+    };
+    let mut b = MetricsBuilder::new(&mut registry, &meter, MAX_SERIES);
+    let tcp_metrics = TcpMetrics::new(&mut b);
+
+    // Record sinks.
+    let mut fanout = Fanout::default();
+    let json = opts.json || eff.stdout_json;
+    if json {
+        fanout.push(Box::new(JsonSink::stdout(65536, false, telemetry.clone())));
+    }
+    let mut otlp_sink = None;
+    if let (Some(s), Some(o)) = (&otlp_settings, &eff.otlp) {
+        if o.traces || o.logs {
+            otlp_sink = Some(Arc::new(OtlpSink::start(s, o.traces, o.logs, telemetry.clone())?));
+        }
+    }
+    if let Some(o) = &otlp_sink {
+        fanout.push(Box::new(SharedSink(o.clone())));
+    }
+
+    // Kernel capture.
+    let tcp = &eff.tcp;
+    let cap_opts = TcpCaptureOptions {
+        ring_buffer_size: eff.ring_buffer_size,
+        sample_rate: tcp.sample_rate,
+        include_ports: eff.include_ports.clone(),
+        exclude_ports: eff.exclude_ports.clone(),
+        rtt: tcp.rtt,
+        retransmits: tcp.retransmits,
+        stats: tcp.conn_stats,
+        stats_interval: tcp.stats_interval,
+        max_connections: tcp.max_connections,
+        ..TcpCaptureOptions::default()
+    };
+    let (mut capture, mut conn_rx) = if tcp.enabled {
+        let (c, rx) = TcpCapture::start(cap_opts).context("starting TCP capture")?;
+        (Some(c), Some(rx))
+    } else {
+        (None, None)
+    };
+    let mut tcp_signals = TcpSignals::new(
+        tcp_metrics,
+        TcpSignalOptions { max_connections: tcp.max_connections as usize, emit_events: tcp.connection_tracking },
+    );
+
+    // Prometheus endpoint.
+    let registry = Arc::new(registry);
+    let prom = match &eff.prometheus {
+        Some(p) => {
+            let (addr, t) = prometheus::serve(registry.clone(), &p.listen, &p.path).await?;
+            tasks.push(t);
+            Some(format!("http://{addr}{}", p.path))
+        }
+        None => None,
+    };
+
+    print_summary(capture.as_ref(), prom.as_deref(), otlp_settings.as_ref(), json);
+
+    // Main loop.
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            ev = async { match conn_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                match ev {
+                    Some(ev) => {
+                        if let Some(sig) = tcp_signals.on_event(&ev) {
+                            fanout.send(&sig);
+                        }
+                    }
+                    None => { tracing::error!("TCP capture stopped"); conn_rx = None; }
+                }
+            }
+            _ = tick.tick() => {
+                if let Some(c) = &capture {
+                    publish_capture_stats(c, &telemetry);
+                }
+            }
+        }
+    }
+
+    // Shutdown: detach kernel programs first so nothing more arrives, then flush.
+    if let Some(c) = capture.as_mut() {
+        publish_capture_stats(c, &telemetry);
+        c.shutdown();
+    }
+    drop(fanout);
+    if let Some(o) = otlp_sink {
+        if let Ok(o) = Arc::try_unwrap(o) {
+            o.shutdown(Duration::from_secs(3)).await;
+        }
+    }
+    if let Some(p) = meter_provider {
+        let _ = p.shutdown();
+    }
+    for t in tasks {
+        t.abort();
+    }
+    tracing::info!("stopped; every program and link telegen attached is detached");
+    Ok(())
+}
+
+struct SharedSink(Arc<OtlpSink>);
+impl crate::export::SignalSink for SharedSink {
+    fn send(&self, s: &crate::signals::Signal) {
+        self.0.send(s)
+    }
+}
+
+fn publish_capture_stats(c: &TcpCapture, t: &SelfTelemetry) {
+    let s = c.stats();
+    t.drop_cumulative("kernel", "tcp_ringbuf_full", s.ringbuf_reserve_failed);
+    t.drop_cumulative("kernel", "tcp_conn_map_full", s.map_full);
+    t.drop_cumulative("user", "tcp_channel_full", s.user_channel_dropped);
+    t.drop_cumulative("user", "tcp_decode_error", s.user_decode_errors);
+    t.drop_cumulative("kernel", "tcp_sampled_out", s.sampled_out);
+    t.drop_cumulative("kernel", "tcp_filtered", s.filtered);
+}
+
+/// OTLP settings from the effective configuration, or None when no endpoint is set.
+pub fn otlp_settings(eff: &Effective) -> Option<OtlpSettings> {
+    let o = eff.otlp.as_ref()?;
+    Some(OtlpSettings {
+        endpoint: o.endpoint.clone(),
+        protocol: match o.protocol {
+            OtlpProtocol::HttpProtobuf => otlp::Protocol::HttpProtobuf,
+            OtlpProtocol::Grpc => otlp::Protocol::Grpc,
+        },
+        timeout: o.timeout,
+        metrics_interval: o.interval,
+        queue_size: o.queue_size,
+        max_batch: o.max_batch,
+        service_name: eff.service_name.clone(),
+        resource_attributes: o.resource_attributes.clone(),
+    })
+}
+
+fn print_summary(cap: Option<&TcpCapture>, prom: Option<&str>, otlp: Option<&OtlpSettings>, json: bool) {
+    let mut s = format!("telegen {} on Linux {}\n", env!("CARGO_PKG_VERSION"), kernel_release());
+    match cap {
+        Some(c) => {
+            for h in c.attached() {
+                let st = match &h.status {
+                    HookStatus::TpBtf => "attached (tp_btf)".to_string(),
+                    HookStatus::Classic { tp_btf_error } => format!("DEGRADED: classic tracepoint (tp_btf refused: {tp_btf_error})"),
+                    HookStatus::ClassicOnly => "attached (tracepoint)".to_string(),
+                    HookStatus::Disabled => "off (configuration)".to_string(),
+                    HookStatus::Failed { error } => format!("REFUSED by the kernel: {error}"),
+                };
+                s.push_str(&format!("  {:<12} {:<34} {st}\n", h.feature, h.hook));
+            }
+        }
+        None => s.push_str("  tcp: disabled by configuration\n"),
+    }
+    s.push_str(&format!("  prometheus: {}\n", prom.unwrap_or("off")));
+    match otlp {
+        Some(o) => s.push_str(&format!("  otlp: {} ({:?})\n", o.endpoint, o.protocol)),
+        None => s.push_str("  otlp: off (set agent.exporters.otlp.endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)\n"),
+    }
+    s.push_str(&format!("  json lines on stdout: {}\n", if json { "on" } else { "off" }));
+    eprint!("{s}");
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_else(|_| "?".into())
+}

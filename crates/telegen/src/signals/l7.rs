@@ -495,3 +495,35 @@ mod tests {
         assert!(!route_matches("/users/{id}", "/users/"));
     }
 }
+
+impl L7Options {
+    /// The L7 settings of an effective configuration.
+    pub fn from_effective(eff: &crate::config::Effective) -> Self {
+        let limits = Limits {
+            max_headers: eff.http.max_headers,
+            max_body_capture: eff.http.max_body_capture,
+            capture_headers: eff.http.capture_headers.clone(),
+            dns_timeout_ns: eff.dns.timeout.as_nanos() as u64,
+            dns_ports: eff.dns.ports.clone(),
+            ..Limits::default()
+        };
+        L7Options {
+            limits,
+            http_enabled: eff.http.enabled,
+            dns_enabled: eff.dns.enabled,
+            exclude_paths: eff.http.exclude_matcher().unwrap_or_else(|_| GlobSet::empty()),
+            routes: eff.http.routes.clone(),
+            semconv: match eff.http.semconv {
+                crate::config::HttpSemconv::Old => HttpSemconv::Old,
+                crate::config::HttpSemconv::Stable => HttpSemconv::Stable,
+                crate::config::HttpSemconv::Dup => HttpSemconv::Dup,
+            },
+            dns_capture_queries: eff.dns.capture_queries,
+            dns_capture_responses: eff.dns.capture_responses,
+            dns_capture_content: eff.dns.capture_content,
+            max_domains: eff.dns.max_domains,
+            default_service: eff.service_name.clone(),
+            ..L7Options::default()
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Benchmark for issue "TCP connection observability": a loopback client opens and closes
+//! connections at a target rate for a fixed time, once without the agent and once with it
+//! (interleaved, repeated), and reports achieved rate, client CPU per connection, agent
+//! CPU and peak RSS, and the agent's own drop counters.
+//!
+//! Run (root): cargo run --release --example tcp_conn_rate -- [rate] [seconds] [repeats]
+//! Results go to docs/benchmarks.md by hand, with the command line.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+}
+
+fn hwm_kb(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+}
+
+fn self_cpu_ticks() -> u64 {
+    cpu_ticks(std::process::id())
+}
+
+/// Opens and closes connections at `rate`/s for `secs`; returns connections made.
+fn load(rate: u64, secs: u64) -> u64 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let srv = std::thread::spawn(move || {
+        l.set_nonblocking(true).unwrap();
+        let mut n = 0u64;
+        while !st.load(Ordering::Relaxed) {
+            match l.accept() {
+                Ok((mut s, _)) => {
+                    s.set_nonblocking(false).ok();
+                    let mut b = [0u8; 16];
+                    let _ = s.read(&mut b);
+                    let _ = s.write_all(b"ok");
+                    n += 1;
+                }
+                Err(_) => std::thread::sleep(Duration::from_micros(50)),
+            }
+        }
+        n
+    });
+    let t0 = Instant::now();
+    let mut made = 0u64;
+    let end = Duration::from_secs(secs);
+    while t0.elapsed() < end {
+        let due = (t0.elapsed().as_secs_f64() * rate as f64) as u64;
+        if made >= due {
+            std::thread::sleep(Duration::from_micros(100));
+            continue;
+        }
+        if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = c.write_all(b"hello");
+            let mut b = [0u8; 2];
+            let _ = c.read_exact(&mut b);
+            made += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = srv.join();
+    made
+}
+
+fn metric(addr: &str, name: &str) -> f64 {
+    let out = Command::new("curl").args(["-s", &format!("http://{addr}/metrics")]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rate: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
+    let reps: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(2);
+    let bin = std::env::var("TELEGEN_BIN").unwrap_or_else(|_| "target/release/telegen".into());
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    println!("| run | agent | conns/s achieved | client+server CPU µs/conn | agent CPU % of one core | agent peak RSS MB | kernel drops | user drops |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for rep in 0..reps {
+        for with_agent in [false, true] {
+            let mut agent = None;
+            let addr = "127.0.0.1:19464";
+            if with_agent {
+                let cfg = std::env::temp_dir().join("telegen-bench.yaml");
+                std::fs::write(&cfg, format!("agent:\n  exporters:\n    prometheus:\n      listen: {addr}\n")).unwrap();
+                let c = Command::new(&bin).args(["run", "--config"]).arg(&cfg).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start telegen");
+                std::thread::sleep(Duration::from_secs(3));
+                agent = Some(c);
+            }
+            let a0 = agent.as_ref().map(|c| cpu_ticks(c.id())).unwrap_or(0);
+            let s0 = self_cpu_ticks();
+            let t0 = Instant::now();
+            let n = load(rate, secs);
+            let wall = t0.elapsed().as_secs_f64();
+            let s1 = self_cpu_ticks();
+            let (acpu, rss, kd, ud) = match &agent {
+                Some(c) => {
+                    std::thread::sleep(Duration::from_secs(2));
+                    let a1 = cpu_ticks(c.id());
+                    (
+                        format!("{:.2}", (a1 - a0) as f64 / tick / wall * 100.0),
+                        format!("{:.1}", hwm_kb(c.id()) as f64 / 1024.0),
+                        format!("{}", metric(addr, "telegen_events_dropped_total{source=\"kernel\"")),
+                        format!("{}", metric(addr, "telegen_events_dropped_total{source=\"user\"")),
+                    )
+                }
+                None => ("-".into(), "-".into(), "-".into(), "-".into()),
+            };
+            println!(
+                "| {} | {} | {:.0} | {:.1} | {acpu} | {rss} | {kd} | {ud} |",
+                rep + 1,
+                if with_agent { "on" } else { "off" },
+                n as f64 / wall,
+                (s1 - s0) as f64 / tick * 1e6 / n.max(1) as f64,
+            );
+            if let Some(mut c) = agent {
+                unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+                let _ = c.wait();
+            }
+        }
+    }
+}
