@@ -221,7 +221,7 @@ fn print_summary(cap: Option<&TcpCapture>, prom: Option<&str>, otlp: Option<&Otl
                     HookStatus::Disabled => "off (configuration)".to_string(),
                     HookStatus::Failed { error } => format!("REFUSED by the kernel: {error}"),
                 };
-                s.push_str(&format!("  {:<12} {:<34} {st}\n", h.feature, h.hook));
+                s.push_str(&format!("  {:<34} {:<28} {st}\n", h.feature, h.hook));
             }
         }
         None => s.push_str("  tcp: disabled by configuration\n"),
