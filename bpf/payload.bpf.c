@@ -509,6 +509,16 @@ static __always_inline void handle_chunk(const struct tg_pl_args *a, const struc
 	__u16 lport = sk_lport(sk);
 	__u8 dns_role = 0;
 	if (a->l4 == TG_PL_L4_UDP) {
+		if (peer.unconnected && !peer.port) {
+			/* An answer read without an address: the peer last sent to. */
+			__u64 key = (__u64)sk;
+			struct tg_pl_conn *known = bpf_map_lookup_elem(&tg_pl_conns, &key);
+			if (known && known->peer_port) {
+				peer.port = known->peer_port;
+				peer.family = known->peer_family;
+				__builtin_memcpy(peer.addr, known->peer_addr, TG_ADDR_LEN);
+			}
+		}
 		if (port_listed(&tg_dns_ports, peer.port))
 			dns_role = TG_ROLE_CLIENT;
 		else if (port_listed(&tg_dns_ports, lport))
@@ -523,6 +533,11 @@ static __always_inline void handle_chunk(const struct tg_pl_args *a, const struc
 		return;
 	if (c->verdict == TG_PL_V_NEW)
 		admit(c, sk, a->l4, lport, peer.port);
+	if (peer.unconnected && dns_role == TG_ROLE_CLIENT && a->dir == TG_PL_DIR_EGRESS) {
+		c->peer_port = peer.port;
+		c->peer_family = peer.family;
+		__builtin_memcpy(c->peer_addr, peer.addr, TG_ADDR_LEN);
+	}
 	if (c->verdict == TG_PL_V_FILTERED)
 		return;
 	if (a->dir == TG_PL_DIR_EGRESS)

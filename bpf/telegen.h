@@ -272,6 +272,12 @@ struct tg_pl_conn {
 	__u8 verdict;  /* enum tg_pl_verdict */
 	__u8 proto;    /* enum tg_pl_proto */
 	__u8 flags;    /* TG_PL_CF_* */
+	/* Unconnected UDP: the last DNS peer sent to, for answers read without an address
+	 * (recvfrom with a NULL src_addr, read, recvmsg without msg_name). */
+	__u8 peer_addr[TG_ADDR_LEN];
+	__u16 peer_port;
+	__u16 peer_family;
+	__u32 _pad0;
 };
 
 #endif /* TELEGEN_H */

@@ -227,8 +227,8 @@ impl PayloadCapture {
             }
         }
         let ring_bytes = loader::ring_size(opts.ring_buffer_size);
-        let protocols = (opts.http1 as u32 * abi::classify::HTTP1)
-            | (opts.http2 as u32 * abi::classify::HTTP2);
+        let protocols =
+            (opts.http1 as u32 * abi::classify::HTTP1) | (opts.http2 as u32 * abi::classify::HTTP2);
         let settings = KernelSettings {
             max_payload: opts.max_payload_bytes,
             classify_bytes: opts.classify_bytes,
@@ -246,7 +246,8 @@ impl PayloadCapture {
         };
         let mut progs = kernel::load(&settings)?;
         let hooks = progs.hooks.clone();
-        if !hooks.iter().any(|h| h.status.is_attached() && h.hook.starts_with("syscalls/sys_exit")) {
+        if !hooks.iter().any(|h| h.status.is_attached() && h.hook.starts_with("syscalls/sys_exit"))
+        {
             return Err(PayloadError::NoHooks(format!("{hooks:?}")));
         }
         let take = |ebpf: &mut aya::Ebpf, name: &'static str| {

@@ -146,6 +146,10 @@ pub struct RawPayloadConn {
     pub verdict: u8,
     pub proto: u8,
     pub flags: u8,
+    pub peer_addr: [u8; 16],
+    pub peer_port: u16,
+    pub peer_family: u16,
+    pub _pad0: u32,
 }
 
 // SAFETY: plain-old-data, every bit pattern valid, explicit padding (asserted below).
@@ -180,7 +184,9 @@ const _: () = {
     assert!(offset_of!(RawPayloadEvent, op) == 107);
     assert!(offset_of!(RawPayloadEvent, flags) == 108);
     assert!(offset_of!(RawPayloadEvent, comm) == 112);
-    assert!(size_of::<RawPayloadConn>() == 32);
+    assert!(size_of::<RawPayloadConn>() == 56);
+    assert!(offset_of!(RawPayloadConn, peer_addr) == 32);
+    assert!(offset_of!(RawPayloadConn, peer_port) == 48);
     assert!(offset_of!(RawPayloadConn, pid) == 24);
     assert!(offset_of!(RawPayloadConn, role) == 28);
     assert!(offset_of!(RawPayloadConn, flags) == 31);
@@ -211,9 +217,8 @@ impl RawPayloadEvent {
     pub fn to_record(&self, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_LEN + data.len());
         // SAFETY: POD with explicit padding; reading its bytes is sound.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(self as *const Self as *const u8, HEADER_LEN)
-        };
+        let bytes =
+            unsafe { std::slice::from_raw_parts(self as *const Self as *const u8, HEADER_LEN) };
         out.extend_from_slice(bytes);
         out.extend_from_slice(data);
         out

@@ -147,7 +147,12 @@ impl Decoder {
     }
 
     /// True when the local socket is the client.
-    fn local_is_client(&self, h: &RawPayloadEvent, local: &SocketAddr, remote: &SocketAddr) -> bool {
+    fn local_is_client(
+        &self,
+        h: &RawPayloadEvent,
+        local: &SocketAddr,
+        remote: &SocketAddr,
+    ) -> bool {
         match h.role {
             abi::role::CLIENT => true,
             abi::role::SERVER => false,
@@ -178,7 +183,8 @@ impl Decoder {
     /// Drops the least recently used eighth of the sockets (amortised O(log n)).
     fn evict(&mut self) {
         let n = (self.sockets.len() / 8).max(1);
-        let mut ages: Vec<(u64, u64)> = self.sockets.iter().map(|(k, v)| (v.last_seen, *k)).collect();
+        let mut ages: Vec<(u64, u64)> =
+            self.sockets.iter().map(|(k, v)| (v.last_seen, *k)).collect();
         ages.sort_unstable();
         for (_, k) in ages.into_iter().take(n) {
             self.sockets.remove(&k);
@@ -233,7 +239,8 @@ impl Decoder {
         } else {
             (Observer::Server, ConnKey { client: remote, server: local, transport, netns: h.netns })
         };
-        let dir = if egress == client { Direction::ClientToServer } else { Direction::ServerToClient };
+        let dir =
+            if egress == client { Direction::ClientToServer } else { Direction::ServerToClient };
         let ts_ns = self.unix(if egress { h.enter_ns } else { h.exit_ns });
         let process = self.processes.get(h.pid, &h.comm_str());
         let unconnected = h.flags & abi::flag::UNCONNECTED != 0;
@@ -294,9 +301,15 @@ impl Decoder {
         let Some(st) = self.sockets.remove(&h.conn_id) else {
             // Never decoded (evicted): close the connected stream with what we know.
             let (observer, key) = if client {
-                (Observer::Client, ConnKey { client: local, server: remote, transport, netns: h.netns })
+                (
+                    Observer::Client,
+                    ConnKey { client: local, server: remote, transport, netns: h.netns },
+                )
             } else {
-                (Observer::Server, ConnKey { client: remote, server: local, transport, netns: h.netns })
+                (
+                    Observer::Server,
+                    ConnKey { client: remote, server: local, transport, netns: h.netns },
+                )
             };
             out.push(StreamEvent {
                 conn_id: h.conn_id,

@@ -126,7 +126,8 @@ fn fill_ports(ebpf: &mut Ebpf, name: &'static str, ports: &[u16]) -> Result<(), 
 }
 
 fn attach(ebpf: &mut Ebpf, prog: &str, cat: &str, name: &str) -> Result<(), String> {
-    let p = ebpf.program_mut(prog).ok_or_else(|| format!("program {prog} missing from the object"))?;
+    let p =
+        ebpf.program_mut(prog).ok_or_else(|| format!("program {prog} missing from the object"))?;
     let p: &mut TracePoint = p.try_into().map_err(|e| chain(&e))?;
     p.load().map_err(|e| chain(&e))?;
     if let Err(e) = p.attach(cat, name) {
