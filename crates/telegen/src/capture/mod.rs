@@ -15,6 +15,7 @@ pub mod event;
 pub mod existing;
 pub mod loader;
 pub mod payload;
+pub mod probe;
 pub mod process;
 pub mod tcp;
 
