@@ -387,6 +387,13 @@ async fn udp_on_a_dns_port_arrives_both_ways_with_mmsg() {
             })
             .collect()
     };
+    // close() of a UDP socket closes its flows (client side; the server socket's too).
+    let closed = |evs: &[StreamEvent], client: SocketAddr| {
+        [Observer::Client, Observer::Server].iter().all(|&o| {
+            evs.iter()
+                .any(|e| e.key.client == client && e.observer == o && e.payload == Payload::Close)
+        })
+    };
     let evs = collect(
         &mut rx,
         |e| e.key.server == server_addr,
@@ -395,12 +402,15 @@ async fn udp_on_a_dns_port_arrives_both_ways_with_mmsg() {
                 && data(evs, conn_addr, Observer::Server, Direction::ServerToClient).len() >= 2
                 && data(evs, client_addr, Observer::Client, Direction::ServerToClient).len() >= 1
                 && data(evs, client_addr, Observer::Server, Direction::ServerToClient).len() >= 1
+                && closed(evs, conn_addr)
+                && closed(evs, client_addr)
         },
     )
     .await;
     for e in &evs {
         assert_eq!(e.key.transport, Transport::Udp);
     }
+    assert!(closed(&evs, conn_addr) && closed(&evs, client_addr), "UDP closes: {evs:#?}");
     for obs in [Observer::Client, Observer::Server] {
         assert_eq!(
             data(&evs, client_addr, obs, Direction::ClientToServer),
@@ -530,4 +540,53 @@ async fn traffic_between_namespaces_carries_their_identity() {
         let want = if e.observer == Observer::Server { pair.ino_a } else { pair.ino_b };
         assert_eq!(e.key.netns, want, "netns of {:?}", e.observer);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sendfile_is_a_gap_and_ipv6_works() {
+    let (_cap, mut rx) = start(opts());
+    let listener = TcpListener::bind("[::1]:0").unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let body = vec![b'z'; 3000];
+    let header = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let path = std::env::temp_dir().join(format!("telegen-sendfile-{}", std::process::id()));
+    std::fs::write(&path, &body).unwrap();
+    let (h, p) = (header.clone(), path.clone());
+    tokio::task::spawn_blocking(move || {
+        let (c, s) = tcp_pair(&listener);
+        sys_write(c.as_raw_fd(), REQ1);
+        sys_read_exact(s.as_raw_fd(), REQ1.len(), "read");
+        sys_write(s.as_raw_fd(), &h);
+        let f = std::fs::File::open(&p).unwrap();
+        let mut left = 3000usize;
+        while left > 0 {
+            // SAFETY: valid fds; NULL offset uses the file position.
+            let n =
+                unsafe { libc::sendfile(s.as_raw_fd(), f.as_raw_fd(), std::ptr::null_mut(), left) };
+            left -= check(n, "sendfile");
+        }
+        sys_read_exact(c.as_raw_fd(), h.len() + 3000, "read");
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let want = (header.len() + body.len()) as u64;
+    let evs = collect(
+        &mut rx,
+        |e| e.key.server == server_addr,
+        |evs| {
+            let (d, g) = stream(evs, Observer::Server, Direction::ServerToClient);
+            let (cd, cg) = stream(evs, Observer::Client, Direction::ServerToClient);
+            d.len() as u64 + g >= want && cd.len() as u64 + cg >= want
+        },
+    )
+    .await;
+    assert!(server_addr.is_ipv6());
+    assert_eq!(stream(&evs, Observer::Server, Direction::ServerToClient), (header.clone(), 3000));
+    assert_eq!(
+        stream(&evs, Observer::Client, Direction::ServerToClient),
+        ([header, body].concat(), 0)
+    );
+    assert_eq!(stream(&evs, Observer::Client, Direction::ClientToServer), (REQ1.to_vec(), 0));
+    assert!(evs.iter().all(|e| e.key.client.is_ipv6()));
 }
