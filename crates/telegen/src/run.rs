@@ -1,13 +1,15 @@
 //! run: the live agent (`telegen run`). Wires capture -> signals -> export, prints the
 //! start-up summary, and on SIGINT/SIGTERM detaches everything and exits cleanly.
 
+use crate::capture::loader::{HookReport, HookStatus};
+use crate::capture::payload::{PayloadCapture, PayloadCaptureOptions};
 use crate::capture::tcp::{TcpCapture, TcpCaptureOptions};
-use crate::capture::loader::HookStatus;
 use crate::config::{Config, Effective, OtlpProtocol};
 use crate::export::json::JsonSink;
 use crate::export::otlp::{self, OtlpSettings, OtlpSink};
 use crate::export::telemetry::SelfTelemetry;
 use crate::export::{prometheus, Fanout};
+use crate::signals::l7::{L7Metrics, L7Options, L7Signals};
 use crate::signals::metrics::MetricsBuilder;
 use crate::signals::tcp::{TcpMetrics, TcpSignalOptions, TcpSignals};
 use anyhow::{Context, Result};
@@ -36,7 +38,9 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<()> {
         .context("starting the async runtime")?;
     rt.block_on(async move {
         let shutdown = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
                 _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
@@ -47,7 +51,11 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<()> {
 }
 
 /// The agent's body, usable from tests: runs until `shutdown` completes.
-pub async fn run_until(cfg: Config, opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
+pub async fn run_until(
+    cfg: Config,
+    opts: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let telemetry_reg = &mut Registry::default();
     let telemetry = SelfTelemetry::register(telemetry_reg);
     let mut registry = std::mem::take(telemetry_reg);
@@ -74,6 +82,7 @@ pub async fn run_until(cfg: Config, opts: RunOptions, shutdown: impl Future<Outp
     };
     let mut b = MetricsBuilder::new(&mut registry, &meter, MAX_SERIES);
     let tcp_metrics = TcpMetrics::new(&mut b);
+    let l7_metrics = L7Metrics::new(&mut b);
 
     // Record sinks.
     let mut fanout = Fanout::default();
@@ -111,9 +120,39 @@ pub async fn run_until(cfg: Config, opts: RunOptions, shutdown: impl Future<Outp
     } else {
         (None, None)
     };
+    // Socket payload capture: the input of HTTP and DNS tracing.
+    let l7_on = eff.payload.enabled && (eff.http.enabled || eff.dns.enabled);
+    let (mut payload, mut payload_rx) = if l7_on {
+        let popts = PayloadCaptureOptions {
+            max_payload_bytes: eff.payload.max_payload_bytes,
+            http1: eff.http.enabled,
+            http2: eff.http.grpc,
+            dns_ports: if eff.dns.enabled { eff.dns.ports.clone() } else { Vec::new() },
+            include_ports: eff.include_ports.clone(),
+            exclude_ports: eff.exclude_ports.clone(),
+            sample_rate: tcp.sample_rate,
+            ring_buffer_size: eff.ring_buffer_size,
+            ..PayloadCaptureOptions::default()
+        };
+        match PayloadCapture::start(popts) {
+            Ok((c, rx)) => (Some(c), Some(rx)),
+            Err(e) => {
+                // Degrade per feature: TCP metrics keep running without payloads.
+                tracing::error!(error = %format!("{e:#}"), "payload capture unavailable: HTTP and DNS tracing are off");
+                (None, None)
+            }
+        }
+    } else {
+        (None, None)
+    };
+    let mut l7 = L7Signals::new(L7Options::from_effective(&eff), l7_metrics, telemetry.clone());
+
     let mut tcp_signals = TcpSignals::new(
         tcp_metrics,
-        TcpSignalOptions { max_connections: tcp.max_connections as usize, emit_events: tcp.connection_tracking },
+        TcpSignalOptions {
+            max_connections: tcp.max_connections as usize,
+            emit_events: tcp.connection_tracking,
+        },
     );
 
     // Prometheus endpoint.
@@ -127,7 +166,13 @@ pub async fn run_until(cfg: Config, opts: RunOptions, shutdown: impl Future<Outp
         None => None,
     };
 
-    print_summary(capture.as_ref(), prom.as_deref(), otlp_settings.as_ref(), json);
+    print_summary(
+        capture.as_ref(),
+        payload.as_ref(),
+        prom.as_deref(),
+        otlp_settings.as_ref(),
+        json,
+    );
 
     // Main loop.
     tokio::pin!(shutdown);
@@ -145,10 +190,21 @@ pub async fn run_until(cfg: Config, opts: RunOptions, shutdown: impl Future<Outp
                     None => { tracing::error!("TCP capture stopped"); conn_rx = None; }
                 }
             }
+            ev = async { match payload_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                match ev {
+                    Some(ev) => l7.on_event(ev, &mut |sig| fanout.send(&sig)),
+                    None => { tracing::error!("payload capture stopped"); payload_rx = None; }
+                }
+            }
             _ = tick.tick() => {
                 if let Some(c) = &capture {
                     publish_capture_stats(c, &telemetry);
                 }
+                if let Some(p) = &payload {
+                    publish_payload_stats(p, &telemetry);
+                }
+                l7.expire(crate::util::unix_now_ns(), &mut |sig| fanout.send(&sig));
+                telemetry.queue("l7_connections", l7.connections());
             }
         }
     }
@@ -158,6 +214,11 @@ pub async fn run_until(cfg: Config, opts: RunOptions, shutdown: impl Future<Outp
         publish_capture_stats(c, &telemetry);
         c.shutdown();
     }
+    if let Some(p) = payload.as_mut() {
+        publish_payload_stats(p, &telemetry);
+        p.shutdown();
+    }
+    l7.close_all(crate::util::unix_now_ns(), &mut |sig| fanout.send(&sig));
     drop(fanout);
     if let Some(o) = otlp_sink {
         if let Ok(o) = Arc::try_unwrap(o) {
@@ -191,6 +252,20 @@ fn publish_capture_stats(c: &TcpCapture, t: &SelfTelemetry) {
     t.drop_cumulative("kernel", "tcp_filtered", s.filtered);
 }
 
+fn publish_payload_stats(c: &PayloadCapture, t: &SelfTelemetry) {
+    let s = c.stats();
+    t.drop_cumulative("kernel", "payload_ringbuf_full", s.ringbuf_full);
+    t.drop_cumulative("kernel", "payload_args_map_full", s.args_map_full);
+    t.drop_cumulative("kernel", "payload_scratch_busy", s.scratch_busy);
+    t.drop_cumulative("kernel", "payload_conn_map_full", s.conn_map_full);
+    t.drop_cumulative("kernel", "payload_classify_miss", s.classify_miss);
+    t.drop_cumulative("kernel", "payload_read_fault", s.read_faults);
+    t.drop_cumulative("kernel", "payload_truncated", s.truncated);
+    t.drop_cumulative("kernel", "payload_sampled_out", s.sampled_out);
+    t.drop_cumulative("user", "payload_channel_full", s.user_channel_dropped);
+    t.drop_cumulative("user", "payload_decode_error", s.user_decode_errors);
+}
+
 /// OTLP settings from the effective configuration, or None when no endpoint is set.
 pub fn otlp_settings(eff: &Effective) -> Option<OtlpSettings> {
     let o = eff.otlp.as_ref()?;
@@ -209,32 +284,50 @@ pub fn otlp_settings(eff: &Effective) -> Option<OtlpSettings> {
     })
 }
 
-fn print_summary(cap: Option<&TcpCapture>, prom: Option<&str>, otlp: Option<&OtlpSettings>, json: bool) {
+fn print_summary(
+    cap: Option<&TcpCapture>,
+    payload: Option<&PayloadCapture>,
+    prom: Option<&str>,
+    otlp: Option<&OtlpSettings>,
+    json: bool,
+) {
     let mut s = format!("telegen {} on Linux {}\n", env!("CARGO_PKG_VERSION"), kernel_release());
-    match cap {
-        Some(c) => {
-            for h in c.attached() {
-                let st = match &h.status {
-                    HookStatus::TpBtf => "attached (tp_btf)".to_string(),
-                    HookStatus::Classic { tp_btf_error } => format!("DEGRADED: classic tracepoint (tp_btf refused: {tp_btf_error})"),
-                    HookStatus::ClassicOnly => "attached (tracepoint)".to_string(),
-                    HookStatus::Disabled => "off (configuration)".to_string(),
-                    HookStatus::Failed { error } => format!("REFUSED by the kernel: {error}"),
-                };
-                s.push_str(&format!("  {:<34} {:<28} {st}\n", h.feature, h.hook));
+    let hooks: Vec<&HookReport> = cap
+        .iter()
+        .flat_map(|c| c.attached())
+        .chain(payload.iter().flat_map(|p| p.attached()))
+        .collect();
+    if payload.is_none() {
+        s.push_str("  payload capture (HTTP, DNS): off\n");
+    }
+    if cap.is_none() {
+        s.push_str("  tcp: disabled by configuration\n");
+    }
+    for h in hooks {
+        let st = match &h.status {
+            HookStatus::TpBtf => "attached (tp_btf)".to_string(),
+            HookStatus::Classic { tp_btf_error } => {
+                format!("DEGRADED: classic tracepoint (tp_btf refused: {tp_btf_error})")
             }
-        }
-        None => s.push_str("  tcp: disabled by configuration\n"),
+            HookStatus::ClassicOnly => "attached (tracepoint)".to_string(),
+            HookStatus::Disabled => "off (configuration)".to_string(),
+            HookStatus::Failed { error } => format!("REFUSED by the kernel: {error}"),
+        };
+        s.push_str(&format!("  {:<34} {:<28} {st}\n", h.feature, h.hook));
     }
     s.push_str(&format!("  prometheus: {}\n", prom.unwrap_or("off")));
     match otlp {
         Some(o) => s.push_str(&format!("  otlp: {} ({:?})\n", o.endpoint, o.protocol)),
-        None => s.push_str("  otlp: off (set agent.exporters.otlp.endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)\n"),
+        None => s.push_str(
+            "  otlp: off (set agent.exporters.otlp.endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)\n",
+        ),
     }
     s.push_str(&format!("  json lines on stdout: {}\n", if json { "on" } else { "off" }));
     eprint!("{s}");
 }
 
 fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_else(|_| "?".into())
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
 }
