@@ -86,13 +86,65 @@ pub fn detect(dir: Direction, buf: &[u8], h: Hints) -> Verdict {
     }
 }
 
-/// For a TCP stream joined mid-message: the offset of the first plausible HTTP/1 start
-/// line after a line break, if any.
+/// For a TCP stream joined mid-message: the offset of the first certain HTTP/1 start
+/// line (request or status line) at a line start, if any.
 pub fn find_http1_start(buf: &[u8]) -> Option<usize> {
-    let a = h1::find_start(buf, true);
-    let b = h1::find_start(buf, false);
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
+    let mut i = 0;
+    loop {
+        let rest = &buf[i..];
+        if h1::request_start(rest) == StartMatch::Yes || h1::response_start(rest) == StartMatch::Yes
+        {
+            return Some(i);
+        }
+        i += h1::memchr(b'\n', rest)? + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+
+    const TCP: Hints = Hints { transport: Transport::Tcp, dns_port: false };
+    const TCP53: Hints = Hints { transport: Transport::Tcp, dns_port: true };
+    const UDP: Hints = Hints { transport: Transport::Udp, dns_port: false };
+
+    #[test]
+    fn http1_by_first_bytes_on_any_port() {
+        assert_eq!(detect(C2S, b"GET / HTTP/1.1\r\n", TCP), Verdict::Found(Candidate::Http1));
+        assert_eq!(detect(S2C, b"HTTP/1.1 200 OK\r\n", TCP), Verdict::Found(Candidate::Http1));
+        assert_eq!(detect(C2S, b"PROPFIND /x", TCP), Verdict::Found(Candidate::Http1));
+        assert_eq!(detect(C2S, b"GE", TCP), Verdict::NeedMore);
+        assert_eq!(detect(S2C, b"HTTP/1", TCP), Verdict::NeedMore);
+        assert_eq!(detect(C2S, b"GET_x", TCP), Verdict::NotRecognised);
+        assert_eq!(detect(S2C, b"HTTP/2.0 200", TCP), Verdict::NotRecognised);
+        assert_eq!(detect(C2S, b"\x16\x03\x01\x02\x00", TCP), Verdict::NotRecognised);
+        assert_eq!(probe(Candidate::Http1, C2S, b"GET / HTTP/1.1", UDP), Confidence::NotForUs);
+    }
+
+    #[test]
+    fn dns_needs_port_or_full_parse() {
+        let q = crate::dns::message::tests::build(1, 0x0100, "a.test", 1, &[]);
+        assert_eq!(detect(C2S, &q, UDP), Verdict::Found(Candidate::Dns));
+        // Plausible header, garbage question: only on a DNS port.
+        let mut bad = q.clone();
+        bad.truncate(14);
+        assert_eq!(detect(C2S, &bad, UDP), Verdict::NotRecognised);
+        let mut framed = vec![0, bad.len() as u8];
+        framed.extend_from_slice(&bad);
+        assert_eq!(detect(C2S, &framed, TCP53), Verdict::Found(Candidate::Dns));
+        assert_eq!(detect(C2S, &framed[..5], TCP53), Verdict::NeedMore);
+        // A query carrying an error code or the Z bit is not plausible.
+        let mut z = q.clone();
+        z[3] |= 0x40;
+        assert_eq!(detect(C2S, &z, UDP), Verdict::NotRecognised);
+    }
+
+    #[test]
+    fn mid_stream_start_found_after_a_line_break() {
+        assert_eq!(find_http1_start(b"body bytes\r\nGET /x HTTP/1.1\r\n"), Some(12));
+        assert_eq!(find_http1_start(b"xx\nHTTP/1.1 204 No"), Some(3));
+        assert_eq!(find_http1_start(b"no start here GET / HTTP/1.1"), None);
+        assert_eq!(find_http1_start(b"binary\nGE"), None);
     }
 }

@@ -35,6 +35,52 @@ pub fn ops(mut data: &[u8]) -> impl Iterator<Item = Op<'_>> {
     })
 }
 
+/// Encodes a conversation as fuzz input for [`ops`] (seeds for corpora and tests).
+pub fn encode(steps: &[(Direction, &[u8])]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for (d, b) in steps {
+        let ctrl = if *d == Direction::ClientToServer { 6 } else { 7 };
+        for c in b.chunks(255) {
+            v.push(ctrl);
+            v.push(c.len() as u8);
+            v.extend_from_slice(c);
+        }
+    }
+    v
+}
+
+/// Seed inputs: valid HTTP/1 and DNS conversations in [`encode`] form.
+pub fn seeds() -> Vec<Vec<u8>> {
+    use Direction::{ClientToServer as C, ServerToClient as S};
+    let q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
+    let mut r = q.to_vec();
+    r[2] = 0x81;
+    r[3] = 0x80;
+    r[7] = 1;
+    r.extend_from_slice(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x5d\xb8\xd8\x22");
+    let tcp = |m: &[u8]| [&(m.len() as u16).to_be_bytes()[..], m].concat();
+    vec![
+        encode(&[
+            (C, b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\nX-Id: 7\r\n\r\n"),
+            (S, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: t\r\n\r\nok"),
+        ]),
+        encode(&[
+            (C, b"POST /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"),
+            (S, b"HTTP/1.1 100 Continue\r\n\r\n"),
+            (C, b"4;e=1\r\nabcd\r\n0\r\nT: 1\r\n\r\nHEAD / HTTP/1.1\r\n\r\n"),
+            (S, b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"),
+            (S, b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n"),
+        ]),
+        encode(&[
+            (C, b"GET / HTTP/1.1\r\nUpgrade: h2c\r\n\r\n"),
+            (S, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\nPRI"),
+        ]),
+        encode(&[(C, b"GET / HTTP/1.0\r\n\r\n"), (S, b"HTTP/1.0 200 OK\r\n\r\nuntil close")]),
+        encode(&[(C, q), (S, &r)]),
+        encode(&[(C, &tcp(q)), (S, &tcp(&r))]),
+    ]
+}
+
 fn small_limits() -> Limits {
     Limits {
         max_buffer: 512,

@@ -41,11 +41,6 @@ pub fn run_with(
     (out, p.take_stats())
 }
 
-/// Runs a TCP conversation (detection on, port 8080) once whole.
-pub fn run(l: &Limits, steps: &[Step<'_>]) -> Vec<Record> {
-    run_with(Transport::Tcp, None, 8080, l, steps, &|_, _| vec![]).0
-}
-
 /// Asserts that every split of every step, and byte-by-byte feeding, give the records
 /// of the unsplit run. Returns those records.
 pub fn same_records_any_split(

@@ -89,3 +89,6 @@ impl DnsConn {
         self.matcher.pending_len()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -29,6 +29,17 @@ pub enum RespAction {
     Upgrade(Upgrade),
 }
 
+/// What a response-direction gap cost, for matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// The response being read (its head was incomplete).
+    Current,
+    /// An unknown number of whole responses.
+    Unknown,
+    /// Nothing more than what was already given up.
+    Nothing,
+}
+
 /// Which side of an exchange a parser reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -46,13 +57,12 @@ struct Exchange {
     resp_body: Vec<u8>,
 }
 
-/// Per-connection matching state.
+/// Per-connection matching state. Exchanges stay in one deque from request head to
+/// emission (records are large: they are moved as little as possible).
 pub struct Matcher {
     pending: VecDeque<Exchange>,
-    /// The exchange whose response is being read.
-    resp_cur: Option<Exchange>,
-    /// A response without request is being read (framed, not recorded).
-    resp_unmatched: bool,
+    /// The front exchange's response is being read.
+    responding: bool,
     /// Id of the request whose body is being read.
     req_cur: Option<u64>,
     next_id: u64,
@@ -65,8 +75,7 @@ impl Matcher {
     pub fn new(limits: &Limits) -> Self {
         Matcher {
             pending: VecDeque::new(),
-            resp_cur: None,
-            resp_unmatched: false,
+            responding: false,
             req_cur: None,
             next_id: 0,
             upgraded: None,
@@ -74,6 +83,7 @@ impl Matcher {
         }
     }
 
+    /// Requests not yet emitted (including one whose response is being read).
     pub fn pending_len(&self) -> usize {
         self.pending.len()
     }
@@ -105,45 +115,46 @@ impl Matcher {
     ) -> Framing {
         stats.http_messages += 1;
         let method = req.method.unwrap_or("");
-        let host = req
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case("host"))
-            .map(|h| String::from_utf8_lossy(h.value).into_owned());
+        let host = info.host.map(|i| String::from_utf8_lossy(req.headers[i].value).into_owned());
         let framing = if info.chunked {
             Framing::Chunked
         } else {
             Framing::Length(info.content_length.unwrap_or(0))
         };
-        let rec = HttpRecord {
-            start_ns: ts,
-            end_ns: ts,
-            method: method.to_owned(),
-            target: req.path.unwrap_or("").to_owned(),
-            version: if req.version == Some(0) { "1.0" } else { "1.1" }.to_owned(),
-            host,
-            request_body_len: info.content_length.or(if info.chunked { None } else { Some(0) }),
-            request_headers: self.capture(req.headers, stats),
-            ..HttpRecord::default()
-        };
-        let id = self.next_id;
-        self.next_id += 1;
         if self.pending.len() >= self.limits.max_pending.max(1) {
             stats.pending_overflow += 1;
-            if let Some(old) = self.pending.pop_front() {
-                self.emit(old, ts, Some("pending_overflow"), out);
+            // Evict the oldest request that is not being answered right now.
+            let evict = if self.responding && self.pending.len() > 1 { 1 } else { 0 };
+            if evict == 0 {
+                self.responding = false;
+            }
+            if let Some(old) = self.pending.remove(evict) {
+                Self::emit(old, ts, Some("pending_overflow"), out);
             }
         }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.req_cur = Some(id);
+        let request_headers = self.capture(req.headers, stats);
         self.pending.push_back(Exchange {
             id,
-            rec,
+            rec: HttpRecord {
+                start_ns: ts,
+                end_ns: ts,
+                method: method.to_owned(),
+                target: req.path.unwrap_or("").to_owned(),
+                version: if req.version == Some(0) { "1.0" } else { "1.1" }.to_owned(),
+                host,
+                request_body_len: info.content_length.or(if info.chunked { None } else { Some(0) }),
+                request_headers,
+                ..HttpRecord::default()
+            },
             is_head: method == "HEAD",
             is_connect: method == "CONNECT",
             upgrade: info.upgrade,
             req_body: Vec::new(),
             resp_body: Vec::new(),
         });
-        self.req_cur = Some(id);
         framing
     }
 
@@ -163,36 +174,28 @@ impl Matcher {
         }
         // The response belongs to the oldest request, unless that request started after
         // it (its own request was lost, e.g. the capture started late or in a gap).
-        let matched = match self.pending.front() {
-            Some(x) if x.rec.start_ns <= ts => self.pending.pop_front(),
-            _ => None,
-        };
-        let (is_head, is_connect) =
-            matched.as_ref().map_or((false, false), |x| (x.is_head, x.is_connect));
-        let req_upgrade = matched.as_ref().and_then(|x| x.upgrade);
-        match matched {
-            Some(mut x) => {
-                x.rec.status = Some(code);
-                x.rec.response_headers = self.capture(resp.headers, stats);
-                self.resp_cur = Some(x);
-                self.resp_unmatched = false;
-            }
-            None => {
-                stats.unmatched_responses += 1;
-                self.resp_unmatched = true;
-            }
+        self.responding = self.pending.front().is_some_and(|x| x.rec.start_ns <= ts);
+        let (mut is_head, mut is_connect, mut req_upgrade) = (false, false, None);
+        if self.responding {
+            let headers = self.capture(resp.headers, stats);
+            let x = self.pending.front_mut().expect("responding implies a front");
+            x.rec.status = Some(code);
+            x.rec.response_headers = headers;
+            (is_head, is_connect, req_upgrade) = (x.is_head, x.is_connect, x.upgrade);
+        } else {
+            stats.unmatched_responses += 1;
         }
         if code == 101 {
             let up = info.upgrade.or(req_upgrade).unwrap_or(Upgrade::Other);
             self.upgraded = Some(up);
             stats.upgrades += 1;
-            self.response_end(ts, 0, stats, out);
+            self.response_end(ts, 0, out);
             return RespAction::Upgrade(up);
         }
         if is_connect && (200..300).contains(&code) {
             self.upgraded = Some(Upgrade::Tunnel);
             stats.upgrades += 1;
-            self.response_end(ts, 0, stats, out);
+            self.response_end(ts, 0, out);
             return RespAction::Upgrade(Upgrade::Tunnel);
         }
         if is_head || code == 204 || code == 304 {
@@ -207,55 +210,42 @@ impl Matcher {
         })
     }
 
-    fn find_req(&mut self, id: u64) -> Option<&mut Exchange> {
-        if let Some(x) = self.resp_cur.as_mut().filter(|x| x.id == id) {
-            return Some(x);
-        }
-        self.pending.iter_mut().rev().find(|x| x.id == id)
-    }
-
     /// Body bytes of the current message on `role`.
     pub fn body(&mut self, role: Role, bytes: &[u8]) {
         let cap = self.limits.max_body_capture;
         if cap == 0 {
             return;
         }
-        let x = match role {
-            Role::Request => match self.req_cur {
-                Some(id) => self.find_req(id),
-                None => None,
+        let buf = match role {
+            Role::Request => {
+                let Some(id) = self.req_cur else { return };
+                match self.pending.iter_mut().rev().find(|x| x.id == id) {
+                    Some(x) => &mut x.req_body,
+                    None => return,
+                }
+            }
+            Role::Response if self.responding => match self.pending.front_mut() {
+                Some(x) => &mut x.resp_body,
+                None => return,
             },
-            Role::Response => self.resp_cur.as_mut(),
+            Role::Response => return,
         };
-        if let Some(x) = x {
-            let buf = if role == Role::Request { &mut x.req_body } else { &mut x.resp_body };
-            let room = cap.saturating_sub(buf.len());
-            buf.extend_from_slice(&bytes[..room.min(bytes.len())]);
-        }
+        let room = cap.saturating_sub(buf.len());
+        buf.extend_from_slice(&bytes[..room.min(bytes.len())]);
     }
 
     /// The current request ended with `body_len` body bytes.
     pub fn request_end(&mut self, body_len: u64) {
         if let Some(id) = self.req_cur.take() {
-            if let Some(x) = self.find_req(id) {
+            if let Some(x) = self.pending.iter_mut().rev().find(|x| x.id == id) {
                 x.rec.request_body_len = Some(body_len);
             }
         }
     }
 
     /// The current response ended at `ts`: emits its record.
-    pub fn response_end(
-        &mut self,
-        ts: u64,
-        body_len: u64,
-        _s: &mut ParseStats,
-        out: &mut Vec<Record>,
-    ) {
-        self.resp_unmatched = false;
-        if let Some(mut x) = self.resp_cur.take() {
-            x.rec.response_body_len = Some(body_len);
-            self.emit(x, ts, None, out);
-        }
+    pub fn response_end(&mut self, ts: u64, body_len: u64, out: &mut Vec<Record>) {
+        self.finish_response(ts, body_len, None, out);
     }
 
     /// The current response was cut (gap or close) after `body_len` bytes.
@@ -266,45 +256,73 @@ impl Matcher {
         why: &'static str,
         out: &mut Vec<Record>,
     ) {
-        self.resp_unmatched = false;
-        if let Some(mut x) = self.resp_cur.take() {
-            x.rec.response_body_len = Some(body_len);
-            self.emit(x, ts, Some(why), out);
+        self.finish_response(ts, body_len, Some(why), out);
+    }
+
+    fn finish_response(
+        &mut self,
+        ts: u64,
+        len: u64,
+        why: Option<&'static str>,
+        out: &mut Vec<Record>,
+    ) {
+        if !std::mem::take(&mut self.responding) {
+            return;
+        }
+        if let Some(mut x) = self.pending.pop_front() {
+            if self.req_cur == Some(x.id) {
+                // Answered before its body ended (e.g. an early 413): the body is not tracked.
+                self.req_cur = None;
+            }
+            x.rec.response_body_len = Some(len);
+            Self::emit(x, ts, why, out);
         }
     }
 
-    /// The response direction lost framing in a gap: responses of all but the newest
-    /// pending request were probably inside the gap (exact for non-pipelined traffic).
-    pub fn response_desync(&mut self, ts: u64, out: &mut Vec<Record>) {
-        while self.pending.len() > 1 {
-            let x = self.pending.pop_front().expect("len > 1");
-            self.emit(x, ts, Some("gap"), out);
+    /// The response direction lost framing in a gap. With `Lost::Current` a response
+    /// had begun (its head was cut): the oldest request's response is lost. With
+    /// `Lost::Unknown` the gap fell between responses: the responses of all but the
+    /// newest pending request are assumed lost (exact for non-pipelined traffic).
+    pub fn response_desync(&mut self, ts: u64, lost: Lost, out: &mut Vec<Record>) {
+        match lost {
+            Lost::Current => {
+                if let Some(x) = self.pending.pop_front() {
+                    Self::emit(x, ts, Some("gap"), out);
+                }
+            }
+            Lost::Unknown => {
+                while self.pending.len() > 1 {
+                    let x = self.pending.pop_front().expect("len > 1");
+                    Self::emit(x, ts, Some("gap"), out);
+                }
+            }
+            Lost::Nothing => {}
         }
     }
 
-    /// Emits requests older than the request timeout (FIFO order).
+    /// Emits requests older than the request timeout (FIFO order); a request whose
+    /// response is being read does not expire.
     pub fn expire(&mut self, now: u64, stats: &mut ParseStats, out: &mut Vec<Record>) {
         let t = self.limits.request_timeout_ns;
-        while self.pending.front().is_some_and(|x| x.rec.start_ns.saturating_add(t) <= now) {
+        while !self.responding
+            && self.pending.front().is_some_and(|x| x.rec.start_ns.saturating_add(t) <= now)
+        {
             let x = self.pending.pop_front().expect("front exists");
             stats.requests_expired += 1;
-            self.emit(x, now, Some("timeout"), out);
+            Self::emit(x, now, Some("timeout"), out);
         }
     }
 
     /// Connection closed: everything pending is emitted incomplete.
     pub fn close(&mut self, ts: u64, stats: &mut ParseStats, out: &mut Vec<Record>) {
-        if let Some(x) = self.resp_cur.take() {
-            stats.closed_incomplete += 1;
-            self.emit(x, ts, Some("connection_closed"), out);
-        }
+        self.responding = false;
         while let Some(x) = self.pending.pop_front() {
             stats.closed_incomplete += 1;
-            self.emit(x, ts, Some("connection_closed"), out);
+            Self::emit(x, ts, Some("connection_closed"), out);
         }
     }
 
-    fn emit(&self, mut x: Exchange, ts: u64, why: Option<&'static str>, out: &mut Vec<Record>) {
+    fn emit(mut x: Exchange, ts: u64, why: Option<&'static str>, out: &mut Vec<Record>) {
         x.rec.end_ns = ts.max(x.rec.start_ns);
         x.rec.incomplete = why;
         if !x.req_body.is_empty() {

@@ -76,15 +76,24 @@ pub struct HeadInfo {
     pub chunked: bool,
     pub upgrade: Option<Upgrade>,
     pub expect_continue: bool,
+    /// Index of the Host header.
+    pub host: Option<usize>,
 }
 
 /// Reads framing headers. Conflicting or invalid Content-Length is an error (RFC 9112
 /// 6.3 item 5); Transfer-Encoding wins over Content-Length.
 pub fn head_info(headers: &[Header<'_>]) -> Result<HeadInfo, ParseError> {
     let mut info = HeadInfo::default();
-    for h in headers {
+    for (i, h) in headers.iter().enumerate() {
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
+        // Dispatch on length first: most headers are none of these.
+        match name.len() {
+            4 | 6 | 7 | 14 | 17 => {}
+            _ => continue,
+        }
+        if name.len() == 4 && name.eq_ignore_ascii_case(b"host") {
+            info.host.get_or_insert(i);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
             let v = parse_content_length(h.value).ok_or(ParseError::BadContentLength)?;
             if info.content_length.is_some_and(|old| old != v) {
                 return Err(ParseError::BadContentLength);
@@ -267,18 +276,67 @@ pub fn response_start(buf: &[u8]) -> StartMatch {
     }
 }
 
-/// Finds the first plausible message start in `buf` at offset 0 or right after a `\n`.
-/// Returns the offset of a `Yes`, or of a trailing `Maybe` (a start cut by the chunk
-/// end), or `None`.
+/// Offset of the first occurrence of `needle` in `hay`.
+pub fn find_sub(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let mut i = 0;
+    while let Some(p) = memchr(first, &hay[i..]) {
+        let at = i + p;
+        if hay[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// Given `HTTP/1.` at `p`, the start of the request line that ends with it, if the
+/// bytes before it are `METHOD SP target SP`.
+fn request_line_before(buf: &[u8], p: usize) -> Option<usize> {
+    let after = buf.get(p + 8..)?;
+    if !matches!(after.first(), Some(b'\r' | b'\n')) || p < 2 || buf[p - 1] != b' ' {
+        return None;
+    }
+    let sp = buf[..p - 1].iter().rposition(|&b| b == b' ' || b == b'\n')?;
+    if buf[sp] != b' ' {
+        return None;
+    }
+    let ms = buf[..sp]
+        .iter()
+        .rposition(|b| !b.is_ascii_uppercase())
+        .map_or(0, |x| x + 1)
+        .max(sp.saturating_sub(16));
+    (request_start(&buf[ms..]) == StartMatch::Yes).then_some(ms)
+}
+
+/// Finds the first plausible message start in `buf`: a start line at a line start, a
+/// status line anywhere, or a request line ending in `HTTP/1.x` anywhere (messages
+/// often follow a body directly). A start cut by the end of `buf` also counts, so it
+/// can be buffered.
 pub fn find_start(buf: &[u8], is_request: bool) -> Option<usize> {
     let probe = |b: &[u8]| if is_request { request_start(b) } else { response_start(b) };
+    let mut anywhere = None;
     let mut i = 0;
-    loop {
-        match probe(&buf[i..]) {
-            StartMatch::Yes | StartMatch::Maybe if i < buf.len() => return Some(i),
-            _ => {}
+    while let Some(p) = find_sub(&buf[i..], b"HTTP/1.") {
+        let at = i + p;
+        let hit = if is_request {
+            request_line_before(buf, at)
+        } else {
+            (response_start(&buf[at..]) == StartMatch::Yes).then_some(at)
+        };
+        if hit.is_some() {
+            anywhere = hit;
+            break;
         }
-        let p = memchr(b'\n', &buf[i..])?;
-        i += p + 1;
+        i = at + 1;
     }
+    let limit = anywhere.unwrap_or(buf.len());
+    let mut j = 0;
+    while j < limit {
+        if probe(&buf[j..]) != StartMatch::No {
+            return Some(j);
+        }
+        j += memchr(b'\n', &buf[j..limit]).map_or(limit, |p| p + 1);
+    }
+    anywhere
 }

@@ -3,11 +3,14 @@
 //! close, upgraded), with resynchronisation on the next plausible start line after
 //! garbage, a missed connection start, or a gap.
 
-use super::matcher::{Framing, Matcher, RespAction, Role};
+use super::matcher::{Framing, Lost, Matcher, RespAction, Role};
 use super::parser::{self, StartMatch, Upgrade};
 use crate::record::Record;
 use crate::stats::ParseStats;
 use crate::status::Status;
+
+/// Bytes kept at the end of a chunk while resynchronising.
+const RESYNC_KEEP: usize = 512;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -65,35 +68,52 @@ impl DirParser {
         self.buf.len()
     }
 
-    /// Feeds the next bytes of this direction.
-    pub fn feed(&mut self, ts: u64, data: &[u8], cx: &mut Cx<'_>) {
-        if self.buf.is_empty() {
+    /// Feeds the next bytes of this direction. Bytes are parsed in place; only an
+    /// incomplete unit (head, chunk line) at the end is copied into the buffer, and the
+    /// buffer never holds more than `max_buffer` bytes.
+    pub fn feed(&mut self, ts: u64, mut data: &[u8], cx: &mut Cx<'_>) {
+        while !self.buf.is_empty() && !data.is_empty() {
+            let old = self.buf.len();
+            let take = cx.max_buffer.saturating_sub(old).min(data.len());
+            if take == 0 {
+                return self.overflow(data, ts, cx);
+            }
+            self.buf.extend_from_slice(&data[..take]);
+            // A partial head is only re-parsed once its end may be present.
+            if self.state == State::Head
+                && !parser::has_head_end(&self.buf[old.saturating_sub(2)..])
+            {
+                data = &data[take..];
+                continue;
+            }
+            let mut buf = std::mem::take(&mut self.buf);
+            let n = self.run(&buf, ts, self.buf_ts, cx);
+            if n >= old {
+                // All buffered bytes are used; what follows is still in `data`.
+                buf.clear();
+                self.buf = buf;
+                data = &data[n - old..];
+                break;
+            }
+            buf.drain(..n);
+            self.buf = buf;
+            data = &data[take..];
+            if n > 0 {
+                // The rest starts after a consumed unit: date it to this chunk.
+                self.buf_ts = ts;
+            }
+            if self.state == State::Upgraded {
+                let held = std::mem::take(&mut self.buf);
+                self.push_handover(&held, cx);
+                break;
+            }
+        }
+        if self.buf.is_empty() && !data.is_empty() {
             let n = self.run(data, ts, ts, cx);
             self.stash(&data[n..], ts, cx);
-            return;
+        } else if self.state == State::Upgraded && !data.is_empty() {
+            self.push_handover(data, cx);
         }
-        if self.buf.len() + data.len() > cx.max_buffer {
-            self.overflow(data, ts, cx);
-            return;
-        }
-        let old = self.buf.len();
-        self.buf.extend_from_slice(data);
-        // A partial head is only re-parsed once its end may be present.
-        if self.state == State::Head && !parser::has_head_end(&self.buf[old.saturating_sub(2)..]) {
-            return;
-        }
-        let buf = std::mem::take(&mut self.buf);
-        let n = self.run(&buf, ts, self.buf_ts, cx);
-        let mut buf = buf;
-        buf.drain(..n);
-        if n > 0 {
-            self.buf_ts = ts;
-        }
-        if self.state == State::Upgraded {
-            self.push_handover(&buf, cx);
-            buf.clear();
-        }
-        self.buf = buf;
     }
 
     /// The buffer cap was hit: the partial unit is given up, parsing resyncs.
@@ -146,7 +166,7 @@ impl DirParser {
     fn end_message(&mut self, ts: u64, cx: &mut Cx<'_>) {
         match self.role {
             Role::Request => cx.m.request_end(self.body_len),
-            Role::Response => cx.m.response_end(ts, self.body_len, cx.stats, cx.out),
+            Role::Response => cx.m.response_end(ts, self.body_len, cx.out),
         }
         self.body_len = 0;
         self.state = State::Head;
@@ -235,18 +255,18 @@ impl DirParser {
             }
             match self.state {
                 State::Head => {
-                    match self.probe(rest) {
-                        StartMatch::No => {
-                            self.state = State::Resync;
-                            continue;
-                        }
-                        StartMatch::Maybe => return pos,
-                        StartMatch::Yes => {}
-                    }
                     let t = if pos == 0 { first_ts } else { ts };
                     match self.head(rest, t, cx) {
                         Status::Complete(n) => pos += n,
-                        Status::Partial => return pos,
+                        Status::Partial => match self.probe(rest) {
+                            // Wait for the rest of a plausible head; anything else is
+                            // not a message start (joined mid-stream, garbage).
+                            StartMatch::Yes | StartMatch::Maybe => return pos,
+                            StartMatch::No => self.state = State::Resync,
+                        },
+                        Status::Error(_) if self.probe(rest) == StartMatch::No => {
+                            self.state = State::Resync;
+                        }
                         Status::Error(_) => {
                             cx.stats.errors_malformed += 1;
                             cx.stats.resync_bytes_skipped += 1;
@@ -262,8 +282,10 @@ impl DirParser {
                         self.state = State::Head;
                     }
                     None => {
-                        cx.stats.resync_bytes_skipped += rest.len() as u64;
-                        return data.len();
+                        // Keep a tail: a start line may continue in the next chunk.
+                        let skip = rest.len().saturating_sub(RESYNC_KEEP.min(cx.max_buffer / 2));
+                        cx.stats.resync_bytes_skipped += skip as u64;
+                        return pos + skip;
                     }
                 },
                 State::Body { remaining } => {
@@ -378,11 +400,17 @@ impl DirParser {
             return;
         }
         cx.stats.gaps_desync += 1;
+        let lost = match self.state {
+            State::Head if self.buf.is_empty() => Lost::Unknown,
+            State::Head => Lost::Current,
+            State::Resync => Lost::Nothing,
+            _ => Lost::Nothing, // `abort` emits the current response
+        };
         cx.stats.resync_bytes_skipped += self.buf.len() as u64;
         self.buf.clear();
         self.abort(ts, "gap", cx);
         if self.role == Role::Response {
-            cx.m.response_desync(ts, cx.out);
+            cx.m.response_desync(ts, lost, cx.out);
         }
         self.state = State::Resync;
     }
