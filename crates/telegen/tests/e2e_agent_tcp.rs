@@ -7,110 +7,18 @@
 
 mod common;
 
-use common::prom::{free_port, http_get, Prometheus};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-fn require_root() {
-    assert!(
-        unsafe { libc::geteuid() } == 0,
-        "this test loads eBPF programs and must run as root (sudo ./scripts/test.sh)"
-    );
-}
-
-struct Agent {
-    child: Child,
-    lines: mpsc::Receiver<serde_json::Value>,
-    metrics: SocketAddr,
-    _dir: std::path::PathBuf,
-}
-
-impl Agent {
-    fn start(extra_yaml: &str) -> Agent {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("telegen-e2e-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let cfg = format!(
-            "agent:\n  exporters:\n    prometheus:\n      listen: 127.0.0.1:{port}\n{extra_yaml}"
-        );
-        let path = dir.join("telegen.yaml");
-        std::fs::write(&path, cfg).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_telegen"))
-            .args(["run", "--json", "--config"])
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting telegen");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                match serde_json::from_str(&line) {
-                    Ok(v) => {
-                        if tx.send(v).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => panic!("telegen printed a line that is not JSON ({e}): {line}"),
-                }
-            }
-        });
-        let metrics: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let t0 = Instant::now();
-        while http_get(metrics, "/metrics").map(|(c, _)| c != 200).unwrap_or(true) {
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("telegen exited during start-up: {st}");
-            }
-            assert!(t0.elapsed() < Duration::from_secs(30), "telegen did not serve /metrics in 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Agent { child, lines: rx, metrics, _dir: dir }
-    }
-
-    /// Collects JSON records until `done` says enough or `timeout` passes.
-    fn collect(&self, timeout: Duration, mut done: impl FnMut(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
-        let mut got = Vec::new();
-        let t0 = Instant::now();
-        while t0.elapsed() < timeout {
-            if let Ok(v) = self.lines.recv_timeout(Duration::from_millis(100)) {
-                got.push(v);
-                if done(&got) {
-                    break;
-                }
-            }
-        }
-        got
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let t0 = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            if t0.elapsed() > Duration::from_secs(20) {
-                let _ = self.child.kill();
-                panic!("telegen did not exit within 20 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::agent::{require_root, Agent};
+use common::prom::{free_port, Prometheus};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::time::Duration;
 
 fn telegen_programs() -> Vec<String> {
-    let out = Command::new("bpftool").args(["prog", "show"]).output().expect("bpftool (apt-get install bpftool)");
+    let out = Command::new("bpftool")
+        .args(["prog", "show"])
+        .output()
+        .expect("bpftool (apt-get install bpftool)");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains(" name tg_"))
@@ -168,13 +76,16 @@ fn tcp_connections_metrics_json_and_clean_exit() {
 
     let me = std::process::id() as i64;
     let recs = agent.collect(Duration::from_secs(20), |r| {
-        events(r, "tcp.connection.close", sport).len() >= 2 * N && !events(r, "tcp.connection.error", closed).is_empty()
+        events(r, "tcp.connection.close", sport).len() >= 2 * N
+            && !events(r, "tcp.connection.error", closed).is_empty()
     });
 
     // Exactly N client-side and N server-side closes for our port, with exact bytes.
     let closes = events(&recs, "tcp.connection.close", sport);
-    let client: Vec<_> = closes.iter().filter(|r| r["attributes"]["connection.role"] == "client").collect();
-    let server: Vec<_> = closes.iter().filter(|r| r["attributes"]["connection.role"] == "server").collect();
+    let client: Vec<_> =
+        closes.iter().filter(|r| r["attributes"]["connection.role"] == "client").collect();
+    let server: Vec<_> =
+        closes.iter().filter(|r| r["attributes"]["connection.role"] == "server").collect();
     assert_eq!(client.len(), N, "client-side closes: {closes:#?}");
     assert_eq!(server.len(), N, "server-side closes: {closes:#?}");
     for c in &client {
@@ -199,9 +110,17 @@ fn tcp_connections_metrics_json_and_clean_exit() {
 
     // The documented PromQL queries, against a real Prometheus.
     let prom = Prometheus::start(agent.metrics, "/metrics");
-    let est = prom.wait_for(r#"telegen_tcp_connections{state="established"}"#, Duration::from_secs(30), |v| v >= 2.0);
+    let est = prom.wait_for(
+        r#"telegen_tcp_connections{state="established"}"#,
+        Duration::from_secs(30),
+        |v| v >= 2.0,
+    );
     assert!(est >= 2.0);
-    prom.wait_for(r#"sum(rate(telegen_tcp_connection_errors_total[5m])) by (error_type)"#, Duration::from_secs(30), |v| v >= 0.0);
+    prom.wait_for(
+        r#"sum(rate(telegen_tcp_connection_errors_total[5m])) by (error_type)"#,
+        Duration::from_secs(30),
+        |v| v >= 0.0,
+    );
     let q = prom.query(r#"sum(telegen_tcp_connection_errors_total{error_type="refused"})"#);
     let refused: f64 = q["data"]["result"][0]["value"][1].as_str().unwrap().parse().unwrap();
     assert!(refused >= 1.0, "{q}");
