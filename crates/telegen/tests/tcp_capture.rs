@@ -11,21 +11,31 @@ use common::netns::{require_root, NetnsPair, Side};
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use telegen::capture::{ConnError, ConnEvent, ConnEventKind, ConnRole, TcpCapture, TcpCaptureOptions};
+use telegen::capture::{
+    ConnError, ConnEvent, ConnEventKind, ConnRole, TcpCapture, TcpCaptureOptions,
+};
 use tokio::sync::mpsc::Receiver;
+use tokio::sync::Mutex;
 
-static SERIAL: Mutex<()> = Mutex::new(());
+/// One capture at a time (a tokio mutex: the guard lives across awaits; each test has
+/// its own runtime, and a panicking test releases it without poisoning).
+static SERIAL: Mutex<()> = Mutex::const_new(());
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
 }
 
 const REPLY: usize = 3000;
 
 /// Server in `side`: accepts `n` connections on each port, reads to EOF, replies REPLY bytes.
-fn start_servers(pair: &NetnsPair, side: Side, ip: IpAddr, ports: &[u16], n: usize) -> Vec<std::thread::JoinHandle<()>> {
+fn start_servers(
+    pair: &NetnsPair,
+    side: Side,
+    ip: IpAddr,
+    ports: &[u16],
+    n: usize,
+) -> Vec<std::thread::JoinHandle<()>> {
     let mut handles = Vec::new();
     for &port in ports {
         let (tx, rx) = std::sync::mpsc::channel();
@@ -46,7 +56,13 @@ fn start_servers(pair: &NetnsPair, side: Side, ip: IpAddr, ports: &[u16], n: usi
 
 /// Client in `side`: connection i sends `size(i)` bytes, half-closes, reads the reply.
 /// Returns local port -> bytes sent.
-fn run_clients(pair: &NetnsPair, side: Side, dst: SocketAddr, n: usize, size: fn(usize) -> usize) -> HashMap<u16, usize> {
+fn run_clients(
+    pair: &NetnsPair,
+    side: Side,
+    dst: SocketAddr,
+    n: usize,
+    size: fn(usize) -> usize,
+) -> HashMap<u16, usize> {
     pair.run_in(side, move || {
         let mut out = HashMap::new();
         for i in 0..n {
@@ -70,7 +86,12 @@ fn join_all(h: Vec<std::thread::JoinHandle<()>>) {
 
 /// Collects events of the given namespaces until `done` holds (then 300 ms more, to
 /// catch duplicates) or `timeout` passes.
-async fn collect(rx: &mut Receiver<ConnEvent>, netns: &[u32], timeout: Duration, done: impl Fn(&[ConnEvent]) -> bool) -> Vec<ConnEvent> {
+async fn collect(
+    rx: &mut Receiver<ConnEvent>,
+    netns: &[u32],
+    timeout: Duration,
+    done: impl Fn(&[ConnEvent]) -> bool,
+) -> Vec<ConnEvent> {
     let mut out = Vec::new();
     let t0 = Instant::now();
     let mut done_at: Option<Instant> = None;
@@ -111,7 +132,8 @@ fn is_close(k: &ConnEventKind) -> bool {
 }
 
 fn bpftool_json(what: &str) -> serde_json::Value {
-    let out = std::process::Command::new("bpftool").args(["-j", what, "show"]).output().expect("bpftool");
+    let out =
+        std::process::Command::new("bpftool").args(["-j", what, "show"]).output().expect("bpftool");
     assert!(out.status.success(), "bpftool {what} show failed");
     serde_json::from_slice(&out.stdout).expect("bpftool JSON")
 }
@@ -159,7 +181,7 @@ fn start(opts: TcpCaptureOptions) -> (TcpCapture, Receiver<ConnEvent>) {
 
 /// N connections: exactly N opens/closes per side with pid, ports, netns and bytes.
 async fn open_close_exact(ipv6: bool) {
-    let _s = serial();
+    let _s = serial().await;
     let pair = NetnsPair::new(if ipv6 { "oc6" } else { "oc4" });
     let (cap, mut rx) = start(TcpCaptureOptions { existing: false, ..Default::default() });
     let ids = cap.program_ids();
@@ -178,8 +200,16 @@ async fn open_close_exact(ipv6: bool) {
     for role in [ConnRole::Client, ConnRole::Server] {
         assert_eq!(count(&evs, role, is_open), N, "{role:?} opens; events: {evs:#?}");
         assert_eq!(count(&evs, role, is_close), N, "{role:?} closes");
-        assert_eq!(count(&evs, role, |k| matches!(k, ConnEventKind::Established)), N, "{role:?} established");
-        assert_eq!(count(&evs, role, |k| matches!(k, ConnEventKind::Error { .. })), 0, "{role:?} errors");
+        assert_eq!(
+            count(&evs, role, |k| matches!(k, ConnEventKind::Established)),
+            N,
+            "{role:?} established"
+        );
+        assert_eq!(
+            count(&evs, role, |k| matches!(k, ConnEventKind::Error { .. })),
+            0,
+            "{role:?} errors"
+        );
     }
     let mut open_ids = HashSet::new();
     for e in &evs {
@@ -191,18 +221,30 @@ async fn open_close_exact(ipv6: bool) {
                 assert_eq!(e.netns, pair.ino_b);
                 assert_eq!(e.remote, SocketAddr::new(ip_a, 8080));
                 assert_eq!(e.local.ip(), ip_b);
-                let want = *sent.get(&e.local.port()).unwrap_or_else(|| panic!("unknown client port {e:?}"));
+                let want = *sent
+                    .get(&e.local.port())
+                    .unwrap_or_else(|| panic!("unknown client port {e:?}"));
                 if is_close(&e.kind) {
-                    assert_eq!((e.bytes_sent, e.bytes_received), (want as u64, REPLY as u64), "{e:?}");
+                    assert_eq!(
+                        (e.bytes_sent, e.bytes_received),
+                        (want as u64, REPLY as u64),
+                        "{e:?}"
+                    );
                 }
             }
             ConnRole::Server => {
                 assert_eq!(e.netns, pair.ino_a);
                 assert_eq!(e.local, SocketAddr::new(ip_a, 8080));
                 assert_eq!(e.remote.ip(), ip_b);
-                let want = *sent.get(&e.remote.port()).unwrap_or_else(|| panic!("unknown peer port {e:?}"));
+                let want = *sent
+                    .get(&e.remote.port())
+                    .unwrap_or_else(|| panic!("unknown peer port {e:?}"));
                 if is_close(&e.kind) {
-                    assert_eq!((e.bytes_sent, e.bytes_received), (REPLY as u64, want as u64), "{e:?}");
+                    assert_eq!(
+                        (e.bytes_sent, e.bytes_received),
+                        (REPLY as u64, want as u64),
+                        "{e:?}"
+                    );
                     assert!(e.segs_in > 0 && e.segs_out > 0);
                 }
             }
@@ -235,16 +277,24 @@ async fn n_connections_give_exact_opens_and_closes_ipv6() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_port_is_refused() {
-    let _s = serial();
+    let _s = serial().await;
     let pair = NetnsPair::new("ref");
     let (_cap, mut rx) = start(TcpCaptureOptions { existing: false, ..Default::default() });
     for ip in [pair.ip4(Side::A), pair.ip6(Side::A)] {
         let dst = SocketAddr::new(ip, 9);
-        let err = pair.run_in(Side::B, move || TcpStream::connect_timeout(&dst, Duration::from_secs(5)).unwrap_err());
+        let err = pair.run_in(Side::B, move || {
+            TcpStream::connect_timeout(&dst, Duration::from_secs(5)).unwrap_err()
+        });
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
     }
-    let evs = collect(&mut rx, &[pair.ino_b], Duration::from_secs(5), |e| count(e, ConnRole::Client, is_close) >= 2).await;
-    let refused: Vec<_> = evs.iter().filter(|e| e.kind == ConnEventKind::Error { error: ConnError::Refused }).collect();
+    let evs = collect(&mut rx, &[pair.ino_b], Duration::from_secs(5), |e| {
+        count(e, ConnRole::Client, is_close) >= 2
+    })
+    .await;
+    let refused: Vec<_> = evs
+        .iter()
+        .filter(|e| e.kind == ConnEventKind::Error { error: ConnError::Refused })
+        .collect();
     assert_eq!(refused.len(), 2, "{evs:#?}");
     for e in refused {
         assert_eq!(e.role, ConnRole::Client);
@@ -276,10 +326,11 @@ fn assert_complete(evs: &[ConnEvent]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_rate_keeps_whole_connections_one_in_n() {
-    let _s = serial();
+    let _s = serial().await;
     let pair = NetnsPair::new("smp");
     const N: usize = 200;
-    let (cap, mut rx) = start(TcpCaptureOptions { existing: false, sample_rate: 4, ..Default::default() });
+    let (cap, mut rx) =
+        start(TcpCaptureOptions { existing: false, sample_rate: 4, ..Default::default() });
     let before = cap.stats();
     let ip = pair.ip4(Side::A);
     let servers = start_servers(&pair, Side::A, ip, &[8080], N);
@@ -303,13 +354,17 @@ async fn sample_rate_keeps_whole_connections_one_in_n() {
 /// include/exclude ports: connections to 8081 only / all but 8081.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn port_filters_select_exactly() {
-    let _s = serial();
+    let _s = serial().await;
     const N: usize = 8;
     for (include, exclude) in [(vec![8081u16], vec![]), (vec![], vec![8081u16])] {
         let pair = NetnsPair::new("prt");
         let want_port = if include.is_empty() { 8080 } else { 8081 };
-        let (cap, mut rx) =
-            start(TcpCaptureOptions { existing: false, include_ports: include.clone(), exclude_ports: exclude.clone(), ..Default::default() });
+        let (cap, mut rx) = start(TcpCaptureOptions {
+            existing: false,
+            include_ports: include.clone(),
+            exclude_ports: exclude.clone(),
+            ..Default::default()
+        });
         let ip = pair.ip4(Side::A);
         let servers = start_servers(&pair, Side::A, ip, &[8080, 8081], N);
         run_clients(&pair, Side::B, SocketAddr::new(ip, 8080), N, |_| 10);
@@ -331,7 +386,7 @@ async fn port_filters_select_exactly() {
 /// 30 % loss of the client's segments: retransmits are counted and RTT is plausible.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn induced_loss_gives_retransmits_and_rtt() {
-    let _s = serial();
+    let _s = serial().await;
     let pair = NetnsPair::new("los");
     // Drop on the server's input: a drop in the sender's own output hook is seen by TCP
     // as local congestion and re-sent without counting as a retransmission.
@@ -346,9 +401,12 @@ async fn induced_loss_gives_retransmits_and_rtt() {
     });
     let ip = pair.ip4(Side::A);
     let servers = start_servers(&pair, Side::A, ip, &[8080], 1);
-    let sent = run_clients(&pair, Side::B, SocketAddr::new(ip, 8080), 1, |_| 300_000);
+    let sent = run_clients(&pair, Side::B, SocketAddr::new(ip, 8080), 1, |_| 4_000_000);
     join_all(servers);
-    let evs = collect(&mut rx, &[pair.ino_b], Duration::from_secs(10), |e| count(e, ConnRole::Client, is_close) >= 1).await;
+    let evs = collect(&mut rx, &[pair.ino_b], Duration::from_secs(30), |e| {
+        count(e, ConnRole::Client, is_close) >= 1
+    })
+    .await;
     let close = evs.iter().find(|e| is_close(&e.kind)).expect("client close");
     assert_eq!(close.bytes_sent, *sent.values().next().unwrap() as u64);
     assert!(close.retransmits > 0, "no retransmits under 30 % loss: {close:?}");
@@ -364,7 +422,7 @@ async fn induced_loss_gives_retransmits_and_rtt() {
 /// Connections open before start are reported as Existing (with owner) and tracked to close.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_connections_are_reported_and_tracked() {
-    let _s = serial();
+    let _s = serial().await;
     let pair = NetnsPair::new("old");
     let ip = pair.ip4(Side::A);
     let (l_tx, l_rx) = std::sync::mpsc::channel();

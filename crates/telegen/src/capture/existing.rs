@@ -46,9 +46,12 @@ pub fn namespaces() -> HashMap<u64, PathBuf> {
     out
 }
 
+/// Records found, and the namespaces that failed (inode, error).
+pub type Enumerated = (Vec<RawConnEvent>, Vec<(u64, String)>);
+
 /// Loads the iterator and runs it once per namespace. Returns the records and the
 /// namespaces that failed (inode, error).
-pub fn enumerate(ebpf: &mut Ebpf, btf: &Btf) -> Result<(Vec<RawConnEvent>, Vec<(u64, String)>), String> {
+pub fn enumerate(ebpf: &mut Ebpf, btf: &Btf) -> Result<Enumerated, String> {
     let prog: &mut Iter = ebpf
         .program_mut("tg_iter_tcp")
         .ok_or("program tg_iter_tcp missing")?

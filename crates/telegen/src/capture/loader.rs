@@ -106,7 +106,9 @@ pub fn ensure_mounts() {
         let res = std::process::Command::new("mount").args(["-t", fs, fs, target]).output();
         match res {
             Ok(o) if o.status.success() => debug!(fs, target, "mounted"),
-            Ok(o) => warn!(fs, target, err = %String::from_utf8_lossy(&o.stderr).trim(), "mount failed"),
+            Ok(o) => {
+                warn!(fs, target, err = %String::from_utf8_lossy(&o.stderr).trim(), "mount failed")
+            }
             Err(e) => warn!(fs, target, %e, "mount failed"),
         }
     }
@@ -169,33 +171,56 @@ pub fn load(s: &LoadSettings) -> Result<ConnProgs, LoadError> {
     fill_ports(&mut ebpf, "tg_excl_ports", &s.exclude_ports)?;
 
     let mut hooks = Vec::new();
-    let state = attach_pair(&mut ebpf, &btf, "tg_btf_state", "tg_tp_state", "sock", "inet_sock_set_state");
+    let state =
+        attach_pair(&mut ebpf, &btf, "tg_btf_state", "tg_tp_state", "sock", "inet_sock_set_state");
     if !state.is_attached() {
         return Err(LoadError::NoLifecycle(format!("{state:?}")));
     }
-    hooks.push(HookReport { hook: "sock/inet_sock_set_state", feature: "connection lifecycle", status: state });
+    hooks.push(HookReport {
+        hook: "sock/inet_sock_set_state",
+        feature: "connection lifecycle",
+        status: state,
+    });
     let probe = if s.rtt || s.stats {
         attach_pair(&mut ebpf, &btf, "tg_btf_probe", "tg_tp_probe", "tcp", "tcp_probe")
     } else {
         HookStatus::Disabled
     };
-    hooks.push(HookReport { hook: "tcp/tcp_probe", feature: "rtt and periodic stats", status: probe });
+    hooks.push(HookReport {
+        hook: "tcp/tcp_probe",
+        feature: "rtt and periodic stats",
+        status: probe,
+    });
     let retx = if s.retransmits {
         attach_pair(&mut ebpf, &btf, "tg_btf_retx", "tg_tp_retx", "tcp", "tcp_retransmit_skb")
     } else {
         HookStatus::Disabled
     };
     hooks.push(HookReport { hook: "tcp/tcp_retransmit_skb", feature: "retransmits", status: retx });
-    let rx = attach_pair(&mut ebpf, &btf, "tg_btf_rst_rx", "tg_tp_rst_rx", "tcp", "tcp_receive_reset");
-    hooks.push(HookReport { hook: "tcp/tcp_receive_reset", feature: "reset errors (received)", status: rx });
+    let rx =
+        attach_pair(&mut ebpf, &btf, "tg_btf_rst_rx", "tg_tp_rst_rx", "tcp", "tcp_receive_reset");
+    hooks.push(HookReport {
+        hook: "tcp/tcp_receive_reset",
+        feature: "reset errors (received)",
+        status: rx,
+    });
     let tx = attach_pair(&mut ebpf, &btf, "tg_btf_rst_tx", "tg_tp_rst_tx", "tcp", "tcp_send_reset");
-    hooks.push(HookReport { hook: "tcp/tcp_send_reset", feature: "reset errors (sent)", status: tx });
-    for (prog, name) in [("tg_tp_accept4", "sys_exit_accept4"), ("tg_tp_accept", "sys_exit_accept")] {
+    hooks.push(HookReport {
+        hook: "tcp/tcp_send_reset",
+        feature: "reset errors (sent)",
+        status: tx,
+    });
+    for (prog, name) in [("tg_tp_accept4", "sys_exit_accept4"), ("tg_tp_accept", "sys_exit_accept")]
+    {
         let status = match attach_classic(&mut ebpf, prog, "syscalls", name) {
             Ok(()) => HookStatus::ClassicOnly,
             Err(error) => HookStatus::Failed { error },
         };
-        let hook = if name == "sys_exit_accept4" { "syscalls/sys_exit_accept4" } else { "syscalls/sys_exit_accept" };
+        let hook = if name == "sys_exit_accept4" {
+            "syscalls/sys_exit_accept4"
+        } else {
+            "syscalls/sys_exit_accept"
+        };
         hooks.push(HookReport { hook, feature: "accepting process (server side)", status });
     }
     for h in &hooks {
@@ -226,14 +251,23 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-fn attach_pair(ebpf: &mut Ebpf, btf: &Btf, btf_prog: &str, tp_prog: &str, cat: &str, name: &str) -> HookStatus {
+fn attach_pair(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    btf_prog: &str,
+    tp_prog: &str,
+    cat: &str,
+    name: &str,
+) -> HookStatus {
     match attach_btf(ebpf, btf, btf_prog, name) {
         Ok(()) => HookStatus::TpBtf,
         Err(tp_btf_error) => {
             warn!(hook = name, error = %tp_btf_error, "tp_btf refused; trying the classic tracepoint");
             match attach_classic(ebpf, tp_prog, cat, name) {
                 Ok(()) => HookStatus::Classic { tp_btf_error },
-                Err(e) => HookStatus::Failed { error: format!("tp_btf: {tp_btf_error}; tracepoint: {e}") },
+                Err(e) => {
+                    HookStatus::Failed { error: format!("tp_btf: {tp_btf_error}; tracepoint: {e}") }
+                }
             }
         }
     }

@@ -48,8 +48,6 @@ fn result(
     ProbeResult { hook, works, detail, enables, core }
 }
 
-const TCP: &[&str] = &["tcp connection lifecycle", "rtt", "retransmits"];
-
 /// Probes every hook type. Needs root; failures are results, never panics.
 pub fn probe_kernel() -> Vec<ProbeResult> {
     ensure_mounts();
@@ -127,7 +125,6 @@ pub fn probe_kernel() -> Vec<ProbeResult> {
         false,
     ));
     out.push(result("uprobe", uprobe(&mut ebpf), &["TLS plaintext (libssl uprobes)"], false));
-    let _ = TCP;
     out
 }
 
@@ -206,11 +203,10 @@ fn xdp(ebpf: &mut Ebpf, mode: XdpMode) -> Result<(), String> {
     if p.fd().is_err() {
         p.load().map_err(|e| chain(&e))?;
     }
-    let r = match p.attach("lo", mode) {
+    match p.attach("lo", mode) {
         Ok(id) => p.detach(id).map_err(|e| chain(&e)),
         Err(e) => Err(chain(&e)),
-    };
-    r
+    }
 }
 
 fn tcx(ebpf: &mut Ebpf) -> Result<(), String> {

@@ -150,11 +150,19 @@ pub struct TcpCapture {
 
 impl TcpCapture {
     /// Loads and attaches the kernel programs and starts the reader task.
-    pub fn start(opts: TcpCaptureOptions) -> Result<(TcpCapture, mpsc::Receiver<ConnEvent>), CaptureError> {
+    pub fn start(
+        opts: TcpCaptureOptions,
+    ) -> Result<(TcpCapture, mpsc::Receiver<ConnEvent>), CaptureError> {
         let rt = tokio::runtime::Handle::try_current().map_err(|_| CaptureError::NoRuntime)?;
-        for (which, ports) in [("include_ports", &opts.include_ports), ("exclude_ports", &opts.exclude_ports)] {
+        for (which, ports) in
+            [("include_ports", &opts.include_ports), ("exclude_ports", &opts.exclude_ports)]
+        {
             if ports.len() > opts.port_filter_max as usize {
-                return Err(CaptureError::TooManyPorts { which, n: ports.len(), max: opts.port_filter_max });
+                return Err(CaptureError::TooManyPorts {
+                    which,
+                    n: ports.len(),
+                    max: opts.port_filter_max,
+                });
             }
         }
         let ring_bytes = loader::ring_size(opts.ring_buffer_size);
@@ -185,9 +193,15 @@ impl TcpCapture {
                     let status = if failed.is_empty() {
                         HookStatus::TpBtf
                     } else {
-                        HookStatus::Failed { error: format!("{} namespaces failed: {:?}", failed.len(), failed) }
+                        HookStatus::Failed {
+                            error: format!("{} namespaces failed: {:?}", failed.len(), failed),
+                        }
                     };
-                    hooks.push(HookReport { hook: "iter/tcp", feature: "pre-existing connections", status });
+                    hooks.push(HookReport {
+                        hook: "iter/tcp",
+                        feature: "pre-existing connections",
+                        status,
+                    });
                     existing = recs;
                 }
                 Err(error) => {
@@ -200,13 +214,23 @@ impl TcpCapture {
                 }
             }
         } else {
-            hooks.push(HookReport { hook: "iter/tcp", feature: "pre-existing connections", status: HookStatus::Disabled });
+            hooks.push(HookReport {
+                hook: "iter/tcp",
+                feature: "pre-existing connections",
+                status: HookStatus::Disabled,
+            });
         }
 
-        let ring_map = progs.ebpf.take_map("tg_events").ok_or(LoadError::Map { name: "tg_events", source: None })?;
-        let ring = RingBuf::try_from(ring_map).map_err(|e| LoadError::Map { name: "tg_events", source: Some(e) })?;
-        let counters_map =
-            progs.ebpf.take_map("tg_counters").ok_or(LoadError::Map { name: "tg_counters", source: None })?;
+        let ring_map = progs
+            .ebpf
+            .take_map("tg_events")
+            .ok_or(LoadError::Map { name: "tg_events", source: None })?;
+        let ring = RingBuf::try_from(ring_map)
+            .map_err(|e| LoadError::Map { name: "tg_events", source: Some(e) })?;
+        let counters_map = progs
+            .ebpf
+            .take_map("tg_counters")
+            .ok_or(LoadError::Map { name: "tg_counters", source: None })?;
         let counters = PerCpuArray::try_from(counters_map)
             .map_err(|e| LoadError::Map { name: "tg_counters", source: Some(e) })?;
         let _guard = rt.enter();
@@ -311,7 +335,12 @@ struct Reader {
 }
 
 impl Reader {
-    async fn run(mut self, mut afd: AsyncFd<RingBuf<MapData>>, existing: Vec<RawConnEvent>, poll: Duration) {
+    async fn run(
+        mut self,
+        mut afd: AsyncFd<RingBuf<MapData>>,
+        existing: Vec<RawConnEvent>,
+        poll: Duration,
+    ) {
         self.report_existing(existing).await;
         let mut tick = tokio::time::interval(poll.max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

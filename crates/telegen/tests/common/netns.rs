@@ -48,7 +48,8 @@ pub struct NetnsPair {
 }
 
 fn run(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let out =
+        Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
     assert!(
         out.status.success(),
         "{args:?} failed: {}{}",
@@ -83,8 +84,8 @@ impl NetnsPair {
         // From here on Drop cleans up, even if a later step panics.
         run(&["ip", "netns", "add", &p.ns_b]);
         run(&[
-            "ip", "link", "add", &p.veth_a, "netns", &p.ns_a, "type", "veth", "peer", "name", &p.veth_b,
-            "netns", &p.ns_b,
+            "ip", "link", "add", &p.veth_a, "netns", &p.ns_a, "type", "veth", "peer", "name",
+            &p.veth_b, "netns", &p.ns_b,
         ]);
         for (ns, dev, ip4, ip6) in
             [(&p.ns_a, &p.veth_a, p.ip4_a, p.ip6_a), (&p.ns_b, &p.veth_b, p.ip4_b, p.ip6_b)]
@@ -115,7 +116,11 @@ impl NetnsPair {
     }
 
     pub fn ino(&self, side: Side) -> u32 {
-        if side == Side::A { self.ino_a } else { self.ino_b }
+        if side == Side::A {
+            self.ino_a
+        } else {
+            self.ino_b
+        }
     }
 
     /// Runs `f` on a new thread inside the namespace; returns its join handle.
