@@ -2,4 +2,5 @@
 
 pub mod agent;
 pub mod netns;
+pub mod otlp;
 pub mod prom;
