@@ -183,14 +183,18 @@ static __always_inline struct sock *fd_sock(long fd, __u8 *l4)
 {
 	if (fd < 0)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	/* Direct (BTF) loads for the task -> fdtable chain: much cheaper than one
+	 * bpf_probe_read_kernel per pointer. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	if (!files)
+		return 0;
+	struct fdtable *fdt = files->fdt;
 	if (!fdt)
 		return 0;
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned long)fd >= max)
+	if ((unsigned long)fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *f = 0;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return 0;
@@ -255,6 +259,24 @@ static __always_inline void read_peer(const struct sock *sk, __u64 uaddr, struct
 	p->port = bpf_ntohs(*(__u16 *)&sa[2]);
 }
 
+/* TCP: remember the connection's addresses in its state (they do not change once it is
+ * connected), so later chunks need no reads of the sock. */
+static __always_inline void cache_addrs(struct tg_pl_conn *c, const struct sock *sk)
+{
+	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (c->family == TG_AF_INET6) {
+		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)c->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)c->raddr, sk, __sk_common.skc_daddr);
+	}
+	c->lport = sk_lport(sk);
+	c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	c->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	c->addr_cached = c->rport != 0;
+}
+
 /* Fill the parts of an event header that come from the socket and its state. */
 static __always_inline void fill_hdr(struct tg_pl_event *e, const struct sock *sk,
 				     const struct tg_pl_conn *c)
@@ -264,6 +286,15 @@ static __always_inline void fill_hdr(struct tg_pl_event *e, const struct sock *s
 	e->total_rx = c->total_rx;
 	e->role = c->role;
 	e->proto = c->proto;
+	if (c->addr_cached) {
+		e->family = c->family;
+		__builtin_memcpy(e->saddr, c->laddr, TG_ADDR_LEN);
+		__builtin_memcpy(e->daddr, c->raddr, TG_ADDR_LEN);
+		e->sport = c->lport;
+		e->dport = c->rport;
+		e->netns = c->netns;
+		return;
+	}
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (e->family == TG_AF_INET6) {
 		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
@@ -505,10 +536,20 @@ static __always_inline void handle_chunk(const struct tg_pl_args *a, const struc
 					 const struct tg_pl_chunk *ch, __u64 pid_tgid, __u64 now)
 {
 	struct tg_pl_peer peer = {};
-	read_peer(sk, ch->name, &peer);
-	__u16 lport = sk_lport(sk);
+	struct tg_pl_conn *c;
+	__u16 lport;
 	__u8 dns_role = 0;
-	if (a->l4 == TG_PL_L4_UDP) {
+	if (a->l4 == TG_PL_L4_TCP) {
+		c = get_conn(sk);
+		if (!c)
+			return;
+		if (!c->addr_cached)
+			cache_addrs(c, sk);
+		lport = c->lport;
+		peer.port = c->rport;
+	} else {
+		read_peer(sk, ch->name, &peer);
+		lport = sk_lport(sk);
 		if (peer.unconnected && !peer.port) {
 			/* An answer read without an address: the peer last sent to. */
 			__u64 key = (__u64)sk;
@@ -527,10 +568,10 @@ static __always_inline void handle_chunk(const struct tg_pl_args *a, const struc
 			count(TG_PL_CNT_UDP_SKIPPED);
 			return;
 		}
+		c = get_conn(sk);
+		if (!c)
+			return;
 	}
-	struct tg_pl_conn *c = get_conn(sk);
-	if (!c)
-		return;
 	if (c->verdict == TG_PL_V_NEW)
 		admit(c, sk, a->l4, lport, peer.port);
 	if (peer.unconnected && dns_role == TG_ROLE_CLIENT && a->dir == TG_PL_DIR_EGRESS) {

@@ -277,7 +277,14 @@ struct tg_pl_conn {
 	__u8 peer_addr[TG_ADDR_LEN];
 	__u16 peer_port;
 	__u16 peer_family;
-	__u32 _pad0;
+	__u32 netns;
+	/* TCP: the connection's addresses, read from the sock once (first payload). */
+	__u8 laddr[TG_ADDR_LEN];
+	__u8 raddr[TG_ADDR_LEN];
+	__u16 lport;
+	__u16 rport;
+	__u16 family;
+	__u16 addr_cached;
 };
 
 #endif /* TELEGEN_H */

@@ -590,3 +590,72 @@ async fn sendfile_is_a_gap_and_ipv6_works() {
     assert_eq!(stream(&evs, Observer::Client, Direction::ClientToServer), (REQ1.to_vec(), 0));
     assert!(evs.iter().all(|e| e.key.client.is_ipv6()));
 }
+
+/// Per-firing cost of each program (bpf_stats), for the report: a keep-alive HTTP-like
+/// exchange of 20k request/response pairs plus 20k pipe writes (non-socket fds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: cargo test --test payload_capture -- --ignored --nocapture"]
+async fn measure_program_cost() {
+    const N: usize = 20_000;
+    let (cap, mut rx) = start(opts());
+    std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1").expect("enable bpf_stats");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let drain = tokio::spawn(async move {
+        let mut n = 0usize;
+        while let Some(e) = rx.recv().await {
+            if e.key.server == server_addr && matches!(e.payload, Payload::Data(_)) {
+                n += 1;
+                if n == 4 * N {
+                    break;
+                }
+            }
+        }
+        n
+    });
+    let t = Instant::now();
+    tokio::task::spawn_blocking(move || {
+        let (c, s) = tcp_pair(&listener);
+        for _ in 0..N {
+            sys_write(c.as_raw_fd(), REQ1);
+            sys_read_exact(s.as_raw_fd(), REQ1.len(), "read");
+            sys_write(s.as_raw_fd(), RESP2);
+            sys_read_exact(c.as_raw_fd(), RESP2.len(), "read");
+        }
+        let mut fds = [0i32; 2];
+        // SAFETY: pipe writes two fds into the array.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        for _ in 0..N {
+            sys_write(fds[1], b"x");
+            sys_read_exact(fds[0], 1, "read");
+        }
+        // SAFETY: closing fds we own.
+        unsafe { libc::close(fds[0]) };
+        unsafe { libc::close(fds[1]) };
+    })
+    .await
+    .unwrap();
+    let elapsed = t.elapsed();
+    let got = tokio::time::timeout(WAIT, drain).await.expect("all events").unwrap();
+    assert_eq!(got, 4 * N, "every chunk arrived");
+    println!("{N} exchanges + {N} pipe round trips in {elapsed:?}");
+    for id in cap.program_ids() {
+        let out = std::process::Command::new("bpftool")
+            .args(["prog", "show", "id", &id.to_string(), "--json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (ns, cnt) =
+            (v["run_time_ns"].as_u64().unwrap_or(0), v["run_cnt"].as_u64().unwrap_or(0));
+        if cnt > 0 {
+            println!(
+                "{:28} run_cnt {:8} avg {:6} ns",
+                v["name"].as_str().unwrap_or("?"),
+                cnt,
+                ns / cnt
+            );
+        }
+    }
+    println!("{:?}", cap.stats());
+    std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "0").unwrap();
+}

@@ -149,7 +149,13 @@ pub struct RawPayloadConn {
     pub peer_addr: [u8; 16],
     pub peer_port: u16,
     pub peer_family: u16,
-    pub _pad0: u32,
+    pub netns: u32,
+    pub laddr: [u8; 16],
+    pub raddr: [u8; 16],
+    pub lport: u16,
+    pub rport: u16,
+    pub family: u16,
+    pub addr_cached: u16,
 }
 
 // SAFETY: plain-old-data, every bit pattern valid, explicit padding (asserted below).
@@ -184,7 +190,12 @@ const _: () = {
     assert!(offset_of!(RawPayloadEvent, op) == 107);
     assert!(offset_of!(RawPayloadEvent, flags) == 108);
     assert!(offset_of!(RawPayloadEvent, comm) == 112);
-    assert!(size_of::<RawPayloadConn>() == 56);
+    assert!(size_of::<RawPayloadConn>() == 96);
+    assert!(offset_of!(RawPayloadConn, netns) == 52);
+    assert!(offset_of!(RawPayloadConn, laddr) == 56);
+    assert!(offset_of!(RawPayloadConn, raddr) == 72);
+    assert!(offset_of!(RawPayloadConn, lport) == 88);
+    assert!(offset_of!(RawPayloadConn, addr_cached) == 94);
     assert!(offset_of!(RawPayloadConn, peer_addr) == 32);
     assert!(offset_of!(RawPayloadConn, peer_port) == 48);
     assert!(offset_of!(RawPayloadConn, pid) == 24);
