@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "telegen", version, about = "eBPF network observability: TCP, HTTP, DNS -> Prometheus, OTLP, JSON")]
+#[command(
+    name = "telegen",
+    version,
+    about = "eBPF network observability: TCP, HTTP, DNS -> Prometheus, OTLP, JSON"
+)]
 struct Cli {
     /// Log filter (tracing EnvFilter syntax), also from TELEGEN_LOG.
     #[arg(long, global = true, env = "TELEGEN_LOG", default_value = "info")]
@@ -65,7 +69,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr so stdout stays clean JSON lines.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -86,7 +92,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Check => {
-            let ok = probe_report()?;
+            let ok = print_probe_report();
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }
         Cmd::Replay { file, config, format, no_progress } => {
@@ -118,7 +124,24 @@ fn load_config(path: Option<&std::path::Path>) -> Result<telegen::config::Config
     Ok(telegen::config::Config::resolve(path, &|k| std::env::var(k).ok())?)
 }
 
-// TEMP: replaced by capture::probe once it lands.
-fn probe_report() -> Result<bool> {
-    anyhow::bail!("telegen check: kernel probe not built yet")
+/// `telegen check`: one line per hook type, then the verdict on the core features.
+fn print_probe_report() -> bool {
+    use telegen::capture::probe::{core_ok, probe_kernel};
+    if !telegen::util::is_root() {
+        eprintln!("telegen check: not running as root; most probes will fail for lack of privileges");
+    }
+    let results = probe_kernel();
+    println!("{:<18} {:<8} enables", "hook", "result");
+    for r in &results {
+        println!("{:<18} {:<8} {}", r.hook, if r.works { "works" } else { "REFUSED" }, r.enables.join(", "));
+        if !r.works {
+            println!("{:<18} {:<8} ({})", "", "", r.detail);
+        }
+    }
+    let ok = core_ok(&results);
+    println!(
+        "\ncore features (TCP connections, RTT, retransmits, socket payload capture): {}",
+        if ok { "can run" } else { "CANNOT run on this kernel" }
+    );
+    ok
 }
