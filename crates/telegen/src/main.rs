@@ -67,6 +67,12 @@ enum ConfigCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.cmd, Cmd::Run { .. }) {
+        // One-shot commands piped into `head` end quietly, as Unix tools do. The agent
+        // keeps SIGPIPE ignored: its JSON writer handles a closed stdout itself.
+        // SAFETY: setting a signal disposition before any thread is started.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     // Logs go to stderr so stdout stays clean JSON lines.
     tracing_subscriber::fmt()
         .with_env_filter(
