@@ -1,6 +1,9 @@
 //! DNS throughput: query/response pairs over UDP (one datagram per message) and TCP
 //! (length-prefixed, several per chunk) through `ConnParser`, and message parsing alone.
 
+mod cpu_time;
+
+use criterion::measurement::Measurement;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use telegen_proto::record::Record;
@@ -38,15 +41,17 @@ fn pair(i: usize) -> (Vec<u8>, Vec<u8>) {
 
 fn run(t: Transport, msgs: &[(Direction, Vec<u8>)], out: &mut Vec<Record>) -> usize {
     let mut p = ConnParser::with_protocol(t, Protocol::Dns, &Limits::default());
+    // Records are consumed after each call, as the agent does.
+    let mut n = 0;
     for (i, (d, b)) in msgs.iter().enumerate() {
         p.on_data(*d, i as u64, b, out);
+        n += out.len();
+        out.clear();
     }
-    let n = out.len();
-    out.clear();
     n
 }
 
-fn bench(c: &mut Criterion) {
+fn bench<M: Measurement>(c: &mut Criterion<M>, clock: &str) {
     let pairs: Vec<_> = (0..PAIRS).map(pair).collect();
     let udp: Vec<_> = pairs
         .iter()
@@ -61,7 +66,7 @@ fn bench(c: &mut Criterion) {
         tcp.push((Direction::ClientToServer, chunk.iter().flat_map(|(q, _)| framed(q)).collect()));
         tcp.push((Direction::ServerToClient, chunk.iter().flat_map(|(_, r)| framed(r)).collect()));
     }
-    let mut g = c.benchmark_group("dns");
+    let mut g = c.benchmark_group(format!("dns_{clock}"));
     let mut out = Vec::with_capacity(PAIRS);
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("udp_query_response_pairs", |b| {
@@ -78,5 +83,18 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn wall(c: &mut Criterion) {
+    bench(c, "wall");
+}
+
+fn cpu(c: &mut Criterion<cpu_time::ThreadCpuTime>) {
+    bench(c, "cpu");
+}
+
+criterion_group!(wall_time, wall);
+criterion_group! {
+    name = cpu_time;
+    config = Criterion::default().with_measurement(cpu_time::ThreadCpuTime);
+    targets = cpu
+}
+criterion_main!(wall_time, cpu_time);

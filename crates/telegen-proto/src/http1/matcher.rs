@@ -97,7 +97,7 @@ impl Matcher {
         let mut out = Vec::new();
         for h in headers.iter().take(max) {
             if self.limits.capture_headers.iter().any(|c| c.eq_ignore_ascii_case(h.name)) {
-                let v = String::from_utf8_lossy(h.value).into_owned();
+                let v = text(h.value);
                 out.push((h.name.to_ascii_lowercase(), v));
             }
         }
@@ -115,7 +115,7 @@ impl Matcher {
     ) -> Framing {
         stats.http_messages += 1;
         let method = req.method.unwrap_or("");
-        let host = info.host.map(|i| String::from_utf8_lossy(req.headers[i].value).into_owned());
+        let host = info.host.map(|i| text(req.headers[i].value));
         let framing = if info.chunked {
             Framing::Chunked
         } else {
@@ -332,5 +332,13 @@ impl Matcher {
             x.rec.response_body = Some(String::from_utf8_lossy(&x.resp_body).into_owned());
         }
         out.push(Record::Http(x.rec));
+    }
+}
+
+/// Header bytes as text (lossy only when not UTF-8).
+fn text(v: &[u8]) -> String {
+    match std::str::from_utf8(v) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(v).into_owned(),
     }
 }

@@ -86,9 +86,13 @@ pub fn head_info(headers: &[Header<'_>]) -> Result<HeadInfo, ParseError> {
     let mut info = HeadInfo::default();
     for (i, h) in headers.iter().enumerate() {
         let name = h.name.as_bytes();
-        // Dispatch on length first: most headers are none of these.
-        match name.len() {
-            4 | 6 | 7 | 14 | 17 => {}
+        // Dispatch on length and first letter: most headers are none of these.
+        match (name.len(), name.first().map(|b| b | 0x20)) {
+            (4, Some(b'h'))
+            | (6, Some(b'e'))
+            | (7, Some(b'u'))
+            | (14, Some(b'c'))
+            | (17, Some(b't')) => {}
             _ => continue,
         }
         if name.len() == 4 && name.eq_ignore_ascii_case(b"host") {
