@@ -2,5 +2,6 @@
 
 pub mod agent;
 pub mod netns;
+pub mod nginx;
 pub mod otlp;
 pub mod prom;
