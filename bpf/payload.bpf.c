@@ -30,6 +30,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "telegen.h"
+#include "task.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -647,7 +648,7 @@ static __always_inline void handle_chunk(const struct tg_pl_args *a, const struc
 		e->dport = peer.port;
 		__builtin_memcpy(e->daddr, peer.addr, TG_ADDR_LEN);
 	}
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	tg_process_comm(e->comm, sizeof(e->comm));
 	if (busy) {
 		e->flags |= TG_PL_F_SCRATCH_BUSY;
 		bpf_ringbuf_submit(e, rb_flags());

@@ -51,6 +51,19 @@ pub struct ProcessInfo {
     pub exe: Option<String>,
 }
 
+impl ProcessInfo {
+    /// The executable's file name (`/usr/bin/dig` -> `dig`), else the task name. The task
+    /// name alone can be a thread's name (`isc-net-0000`), so the path wins.
+    pub fn exe_name(&self) -> &str {
+        self.exe
+            .as_deref()
+            .and_then(|p| p.rsplit('/').next())
+            .map(|n| n.trim_end_matches(" (deleted)"))
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.comm)
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

@@ -2,7 +2,9 @@
 //! connection, and maps the records that come out to spans (HTTP) and events (DNS), with
 //! RED metrics. The same code serves live capture and replay.
 
-use super::metrics::{CounterVec, HistogramVec, Labels, MetricName, MetricsBuilder, OVERFLOW_VALUE};
+use super::metrics::{
+    CounterVec, HistogramVec, Labels, MetricName, MetricsBuilder, OVERFLOW_VALUE,
+};
 use super::record::{new_ids, Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};
 use crate::export::telemetry::SelfTelemetry;
 use crate::stream::{ConnKey, Observer, Payload, StreamEvent};
@@ -15,9 +17,11 @@ use telegen_proto::stats::ParseStats;
 use telegen_proto::{Limits, Transport};
 
 /// HTTP duration buckets, in seconds.
-pub const HTTP_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const HTTP_BUCKETS: [f64; 14] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 /// DNS latency buckets, in seconds.
-pub const DNS_BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
+pub const DNS_BUCKETS: [f64; 12] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
 
 /// Which attribute names HTTP spans carry (OTEL_SEMCONV_STABILITY_OPT_IN).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -117,7 +121,16 @@ pub struct L7Signals {
 
 impl L7Signals {
     pub fn new(opts: L7Options, m: L7Metrics, telemetry: SelfTelemetry) -> Self {
-        L7Signals { opts, m, telemetry, conns: HashMap::new(), domains: HashSet::new(), records: Vec::new(), stats: ParseStats::default(), records_by_protocol: HashMap::new() }
+        L7Signals {
+            opts,
+            m,
+            telemetry,
+            conns: HashMap::new(),
+            domains: HashSet::new(),
+            records: Vec::new(),
+            stats: ParseStats::default(),
+            records_by_protocol: HashMap::new(),
+        }
     }
 
     /// Feeds one stream event; finished records are mapped and handed to `emit`.
@@ -128,7 +141,16 @@ impl L7Signals {
             }
             self.make_room();
             let parser = ConnParser::new(ev.key.transport, ev.key.server.port(), &self.opts.limits);
-            self.conns.insert(ev.conn_id, Conn { parser, key: ev.key, observer: ev.observer, process: ev.process.clone(), last_ns: ev.ts_ns });
+            self.conns.insert(
+                ev.conn_id,
+                Conn {
+                    parser,
+                    key: ev.key,
+                    observer: ev.observer,
+                    process: ev.process.clone(),
+                    last_ns: ev.ts_ns,
+                },
+            );
         }
         let Some(c) = self.conns.get_mut(&ev.conn_id) else { return };
         c.last_ns = ev.ts_ns;
@@ -211,7 +233,14 @@ impl L7Signals {
                 }
                 Record::Dns(d) => {
                     *self.records_by_protocol.entry("dns").or_default() += 1;
-                    self.dns(d, &key, process.as_deref())
+                    // A query is reported by the process that asked it (or the wire in
+                    // replay); a local DNS server's view of the same exchange would count
+                    // it twice.
+                    if observer == Observer::Server {
+                        None
+                    } else {
+                        self.dns(d, &key, process.as_deref())
+                    }
                 }
             };
             if let Some(s) = sig {
@@ -234,7 +263,7 @@ impl L7Signals {
 
     fn service_name(&self, p: Option<&crate::capture::ProcessInfo>) -> String {
         match p {
-            Some(p) if !p.comm.is_empty() => p.comm.clone(),
+            Some(p) if !p.exe_name().is_empty() => p.exe_name().to_string(),
             _ => self.opts.default_service.clone(),
         }
     }
@@ -249,7 +278,13 @@ impl L7Signals {
         derive_route(path)
     }
 
-    fn http(&mut self, h: HttpRecord, key: &ConnKey, observer: Observer, p: Option<&crate::capture::ProcessInfo>) -> Option<Signal> {
+    fn http(
+        &mut self,
+        h: HttpRecord,
+        key: &ConnKey,
+        observer: Observer,
+        p: Option<&crate::capture::ProcessInfo>,
+    ) -> Option<Signal> {
         if !self.opts.http_enabled {
             return None;
         }
@@ -371,13 +406,22 @@ impl L7Signals {
         OVERFLOW_VALUE.to_string()
     }
 
-    fn dns(&mut self, d: DnsRecord, key: &ConnKey, p: Option<&crate::capture::ProcessInfo>) -> Option<Signal> {
+    fn dns(
+        &mut self,
+        d: DnsRecord,
+        key: &ConnKey,
+        p: Option<&crate::capture::ProcessInfo>,
+    ) -> Option<Signal> {
         if !self.opts.dns_enabled {
             return None;
         }
         let domain = self.domain_label(&d.question_name);
         let latency_ms = d.response_ns.map(|r| r.saturating_sub(d.query_ns) as f64 / 1e6);
-        self.m.dns_queries.inc(vec![("domain", domain), ("query_type", d.question_type.clone()), ("response_code", d.response_code.clone())]);
+        self.m.dns_queries.inc(vec![
+            ("domain", domain),
+            ("query_type", d.question_type.clone()),
+            ("response_code", d.response_code.clone()),
+        ]);
         if let Some(ms) = latency_ms {
             self.m.dns_latency.observe(vec![], ms / 1000.0);
         }
@@ -394,7 +438,10 @@ impl L7Signals {
             a.put("dns.answer_count", d.answer_count);
             if self.opts.dns_capture_content {
                 a.put("dns.answers", d.answers.iter().map(|x| x.data.clone()).collect::<Vec<_>>());
-                a.put("dns.answer_types", d.answers.iter().map(|x| x.rtype.clone()).collect::<Vec<_>>());
+                a.put(
+                    "dns.answer_types",
+                    d.answers.iter().map(|x| x.rtype.clone()).collect::<Vec<_>>(),
+                );
             }
         }
         if d.response_only {
@@ -402,13 +449,21 @@ impl L7Signals {
         }
         a.put("net.peer.ip", key.server.ip().to_string());
         a.put("net.peer.port", key.server.port());
-        a.put("net.transport", match key.transport {
-            Transport::Tcp => "ip_tcp",
-            Transport::Udp => "ip_udp",
-        });
+        a.put(
+            "net.transport",
+            match key.transport {
+                Transport::Tcp => "ip_tcp",
+                Transport::Udp => "ip_udp",
+            },
+        );
         put_conn(&mut a, key, p);
         let severity = if d.response_code == "NOERROR" { Severity::Info } else { Severity::Warn };
-        Some(Signal::Event(Event { name: "dns.query", time_unix_nano: d.query_ns, severity, attributes: a }))
+        Some(Signal::Event(Event {
+            name: "dns.query",
+            time_unix_nano: d.query_ns,
+            severity,
+            attributes: a,
+        }))
     }
 }
 
@@ -422,7 +477,8 @@ fn put_conn(a: &mut Attributes, key: &ConnKey, p: Option<&crate::capture::Proces
     }
     if let Some(p) = p {
         a.put("process.pid", p.pid);
-        a.put("process.executable.name", p.comm.clone());
+        a.put("process.executable.name", p.exe_name().to_string());
+        a.put("process.command", p.comm.clone());
         a.put_opt("process.executable.path", p.exe.clone());
     }
 }
@@ -464,7 +520,14 @@ fn is_opaque(seg: &str) -> bool {
     }
     let digits = seg.bytes().filter(u8::is_ascii_digit).count();
     let hex = seg.bytes().all(|b| b.is_ascii_hexdigit());
-    let uuid = seg.len() == 36 && seg.bytes().enumerate().all(|(i, b)| if [8, 13, 18, 23].contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() });
+    let uuid = seg.len() == 36
+        && seg.bytes().enumerate().all(|(i, b)| {
+            if [8, 13, 18, 23].contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        });
     digits == seg.len()
         || uuid
         || (hex && seg.len() >= 8 && digits > 0)

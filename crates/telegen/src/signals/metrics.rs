@@ -113,8 +113,14 @@ impl<'a> MetricsBuilder<'a> {
 
     /// A histogram with explicit bucket bounds; `unit` is appended by neither side (the
     /// name states it), so the documented names stay exact.
-    pub fn histogram(&mut self, n: MetricName, unit: &'static str, buckets: &[f64]) -> HistogramVec {
-        let fam = Family::<Labels, PHistogram, Buckets>::new_with_constructor(Buckets(buckets.into()));
+    pub fn histogram(
+        &mut self,
+        n: MetricName,
+        unit: &'static str,
+        buckets: &[f64],
+    ) -> HistogramVec {
+        let fam =
+            Family::<Labels, PHistogram, Buckets>::new_with_constructor(Buckets(buckets.into()));
         self.registry.register(n.prom, n.help, fam.clone());
         let otel = self
             .meter

@@ -103,7 +103,11 @@ fn orient(ev: &ConnEvent) -> (SocketAddr, SocketAddr) {
 
 fn flow_labels(ev: &ConnEvent) -> Labels {
     let (c, s) = orient(ev);
-    vec![("src_ip", c.ip().to_string()), ("dst_ip", s.ip().to_string()), ("dst_port", s.port().to_string())]
+    vec![
+        ("src_ip", c.ip().to_string()),
+        ("dst_ip", s.ip().to_string()),
+        ("dst_port", s.port().to_string()),
+    ]
 }
 
 fn role_str(r: ConnRole) -> &'static str {
@@ -186,7 +190,8 @@ impl TcpSignals {
         if matches!(ev.kind, ConnEventKind::Retransmit) && d_retr == 0 {
             d_retr = 1;
         }
-        let (d_sent, d_recv) = (d(ev.bytes_sent, last.bytes_sent), d(ev.bytes_received, last.bytes_received));
+        let (d_sent, d_recv) =
+            (d(ev.bytes_sent, last.bytes_sent), d(ev.bytes_received, last.bytes_received));
         let (d_in, d_out) = (d(ev.segs_in, last.segs_in), d(ev.segs_out, last.segs_out));
         let fl = flow_labels(ev);
         if d_retr > 0 {
@@ -267,7 +272,11 @@ impl TcpSignals {
                 }
                 self.finish(ev);
                 let (c, s) = orient(ev);
-                let l: Labels = vec![("src", c.ip().to_string()), ("dst", s.ip().to_string()), ("port", s.port().to_string())];
+                let l: Labels = vec![
+                    ("src", c.ip().to_string()),
+                    ("dst", s.ip().to_string()),
+                    ("port", s.port().to_string()),
+                ];
                 self.m.conn_bytes_sent.add(l.clone(), ev.bytes_sent);
                 self.m.conn_bytes_received.add(l, ev.bytes_received);
             }
@@ -310,6 +319,7 @@ pub fn event_record(ev: &ConnEvent) -> Event {
     a.put("network.namespace", ev.netns);
     if let Some(p) = &ev.process {
         a.put("process.pid", p.pid);
+        a.put("process.executable.name", p.exe_name().to_string());
         a.put("process.command", p.comm.clone());
         a.put_opt("process.executable.path", p.exe.clone());
     }
@@ -407,8 +417,14 @@ mod tests {
         t.on_event(&ev(1, ConnEventKind::Error { error: ConnError::Refused }, 0, 0, 0));
         t.on_event(&ev(1, ConnEventKind::Close, 0, 0, 0));
         let s = text(&reg);
-        assert!(s.contains(r#"telegen_tcp_connection_errors_total{error_type="refused"} 1"#), "{s}");
-        assert!(s.contains(r#"telegen_tcp_connection_errors_total{error_type="timeout"} 0"#), "{s}");
+        assert!(
+            s.contains(r#"telegen_tcp_connection_errors_total{error_type="refused"} 1"#),
+            "{s}"
+        );
+        assert!(
+            s.contains(r#"telegen_tcp_connection_errors_total{error_type="timeout"} 0"#),
+            "{s}"
+        );
         assert!(s.contains(r#"telegen_tcp_connections{state="opening"} 0"#), "{s}");
         assert!(s.contains("telegen_tcp_connections_closed_total 1"), "{s}");
     }
@@ -419,7 +435,12 @@ mod tests {
         t.on_event(&ev(7, ConnEventKind::Existing, 1_000_000, 5, 0));
         t.on_event(&ev(7, ConnEventKind::Stats, 1_000_100, 5, 0));
         let s = text(&reg);
-        assert!(s.contains(r#"tcp_bytes_sent_total{src_ip="10.0.0.1",dst_ip="10.0.0.2",dst_port="80"} 100"#), "{s}");
+        assert!(
+            s.contains(
+                r#"tcp_bytes_sent_total{src_ip="10.0.0.1",dst_ip="10.0.0.2",dst_port="80"} 100"#
+            ),
+            "{s}"
+        );
     }
 
     #[test]
@@ -438,6 +459,8 @@ mod tests {
         let mut e = ev(1, ConnEventKind::Error { error: ConnError::Timeout }, 0, 0, 0);
         e.sample_rate = 4;
         t.on_event(&e);
-        assert!(text(&reg).contains(r#"telegen_tcp_connection_errors_total{error_type="timeout"} 4"#));
+        assert!(
+            text(&reg).contains(r#"telegen_tcp_connection_errors_total{error_type="timeout"} 4"#)
+        );
     }
 }
