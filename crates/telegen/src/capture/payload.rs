@@ -32,7 +32,7 @@ use aya::maps::{MapData, PerCpuArray, RingBuf};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use self::abi::{cnt, RawPayloadEvent};
 use self::decode::{DecodeCounters, Decoder, DecoderConfig};
@@ -277,7 +277,7 @@ impl PayloadCapture {
         let reader = Reader { decoder, user: user.clone(), tx, out: Vec::new() };
         let task = rt.spawn(reader.run(afd, opts.poll_interval));
         for h in &hooks {
-            info!(hook = h.hook, feature = h.feature, status = ?h.status, "payload capture hook");
+            debug!(hook = h.hook, feature = h.feature, status = ?h.status, "payload capture hook");
         }
         let cap = PayloadCapture {
             progs: Mutex::new(Some(progs)),

@@ -22,7 +22,7 @@ use aya::maps::{MapData, PerCpuArray, RingBuf};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::abi::{self, cnt, RawConnEvent};
 use super::event::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
@@ -252,7 +252,7 @@ impl TcpCapture {
         };
         let task = rt.spawn(reader.run(afd, existing, opts.poll_interval));
         for h in &hooks {
-            info!(hook = h.hook, feature = h.feature, status = ?h.status, "tcp capture hook");
+            debug!(hook = h.hook, feature = h.feature, status = ?h.status, "tcp capture hook");
         }
         let cap = TcpCapture {
             progs: Mutex::new(Some(progs)),
