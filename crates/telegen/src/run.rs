@@ -203,7 +203,9 @@ pub async fn run_until(
                 if let Some(p) = &payload {
                     publish_payload_stats(p, &telemetry);
                 }
-                l7.expire(crate::util::unix_now_ns(), &mut |sig| fanout.send(&sig));
+                let now = crate::util::unix_now_ns();
+                l7.expire(now, &mut |sig| fanout.send(&sig));
+                telemetry.queue("dns_names", l7.dns_names.sweep(now));
                 telemetry.queue("l7_connections", l7.connections());
             }
         }

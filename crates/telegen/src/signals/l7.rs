@@ -16,6 +16,9 @@ use telegen_proto::session::ConnParser;
 use telegen_proto::stats::ParseStats;
 use telegen_proto::{Limits, Transport};
 
+/// Addresses remembered with the names DNS gave them.
+pub const DNS_NAMES_MAX_IPS: usize = 16384;
+
 /// HTTP duration buckets, in seconds.
 pub const HTTP_BUCKETS: [f64; 14] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -114,6 +117,8 @@ pub struct L7Signals {
     conns: HashMap<u64, Conn>,
     domains: HashSet<String>,
     records: Vec<Record>,
+    /// Names learnt from DNS answers (shared with later stages).
+    pub dns_names: super::dns_names::DnsNames,
     /// Totals of parser counters, for the summary.
     pub stats: ParseStats,
     pub records_by_protocol: HashMap<&'static str, u64>,
@@ -128,6 +133,7 @@ impl L7Signals {
             conns: HashMap::new(),
             domains: HashSet::new(),
             records: Vec::new(),
+            dns_names: super::dns_names::DnsNames::new(DNS_NAMES_MAX_IPS),
             stats: ParseStats::default(),
             records_by_protocol: HashMap::new(),
         }
@@ -415,6 +421,7 @@ impl L7Signals {
         if !self.opts.dns_enabled {
             return None;
         }
+        self.dns_names.learn(&d);
         let domain = self.domain_label(&d.question_name);
         let latency_ms = d.response_ns.map(|r| r.saturating_sub(d.query_ns) as f64 / 1e6);
         self.m.dns_queries.inc(vec![
