@@ -21,11 +21,12 @@ pub enum Confidence {
 pub enum Candidate {
     Http1,
     Dns,
+    Http2,
 }
 
 impl Candidate {
     /// Probing order: the most specific signatures first.
-    pub const ALL: [Candidate; 2] = [Candidate::Http1, Candidate::Dns];
+    pub const ALL: [Candidate; 3] = [Candidate::Http1, Candidate::Dns, Candidate::Http2];
 }
 
 /// Context detection gets besides the bytes.
@@ -41,6 +42,25 @@ pub fn probe(c: Candidate, dir: Direction, buf: &[u8], h: Hints) -> Confidence {
     match c {
         Candidate::Http1 => probe_http1(dir, buf, h),
         Candidate::Dns => dns::probe(dir, buf, h),
+        Candidate::Http2 => probe_http2(buf, h),
+    }
+}
+
+/// HTTP/2: the client preface, or (joined mid-connection) two frame headers that chain
+/// exactly (RFC 9113 section 4.1).
+fn probe_http2(buf: &[u8], h: Hints) -> Confidence {
+    use crate::http2::frame::{chain, PREFACE};
+    if h.transport != Transport::Tcp {
+        return Confidence::NotForUs;
+    }
+    let n = buf.len().min(PREFACE.len());
+    if buf[..n] == PREFACE[..n] {
+        return if n == PREFACE.len() { Confidence::Certain } else { Confidence::Unsure };
+    }
+    match chain(buf, 2) {
+        (2, _) => Confidence::Certain,
+        (_, true) => Confidence::Unsure,
+        _ => Confidence::NotForUs,
     }
 }
 

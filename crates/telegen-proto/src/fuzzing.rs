@@ -78,7 +78,43 @@ pub fn seeds() -> Vec<Vec<u8>> {
         encode(&[(C, b"GET / HTTP/1.0\r\n\r\n"), (S, b"HTTP/1.0 200 OK\r\n\r\nuntil close")]),
         encode(&[(C, q), (S, &r)]),
         encode(&[(C, &tcp(q)), (S, &tcp(&r))]),
+        encode(&[(C, &h2_request()), (S, &h2_response())]),
     ]
+}
+
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    v.extend([kind, flags]);
+    v.extend(stream.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// An HTTP/2 gRPC request (preface, SETTINGS, HEADERS with CONTINUATION, DATA).
+fn h2_request() -> Vec<u8> {
+    // RFC 7541 C.3.1 block (indexes :authority) split over HEADERS + CONTINUATION.
+    let b = b"\x82\x86\x84\x41\x0fwww.example.com";
+    [
+        crate::http2::frame::PREFACE.to_vec(),
+        h2_frame(4, 0, 0, &[0, 1, 0, 0, 0x10, 0]),
+        h2_frame(1, 0x20, 1, &[&[0u8, 0, 0, 0, 16][..], &b[..5]].concat()),
+        h2_frame(9, 4, 1, &b[5..]),
+        h2_frame(0, 0x9, 1, &[2, 0, 0, 0, 0, 1, 7, 0, 0]),
+    ]
+    .concat()
+}
+
+/// The response: SETTINGS, HEADERS (:status 200), DATA, trailers, RST and GOAWAY.
+fn h2_response() -> Vec<u8> {
+    [
+        h2_frame(4, 0, 0, &[]),
+        h2_frame(1, 4, 1, b"\x88\x5f\x10application/grpc"),
+        h2_frame(0, 0, 1, &[0, 0, 0, 0, 2, 1, 2]),
+        h2_frame(1, 5, 1, b"\x40\x0bgrpc-status\x010"),
+        h2_frame(3, 0, 3, &[0, 0, 0, 8]),
+        h2_frame(7, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0]),
+    ]
+    .concat()
 }
 
 fn small_limits() -> Limits {
@@ -154,6 +190,13 @@ pub fn dns(data: &[u8]) {
     drive(&mut udp, data, &l);
     let mut tcp = ConnParser::with_protocol(Transport::Tcp, Protocol::Dns, &l);
     drive(&mut tcp, data, &l);
+}
+
+/// HTTP/2 connection parser (frames, HPACK, gRPC) on arbitrary chunk sequences.
+pub fn http2(data: &[u8]) {
+    let l = small_limits();
+    let mut p = ConnParser::with_protocol(Transport::Tcp, Protocol::Http2, &l);
+    drive(&mut p, data, &l);
 }
 
 /// Detection plus whatever parser it picks; the first two bytes choose transport and

@@ -12,6 +12,7 @@ pub mod detect;
 pub mod dns;
 pub mod fuzzing;
 pub mod http1;
+pub mod http2;
 pub mod record;
 pub mod route;
 pub mod session;

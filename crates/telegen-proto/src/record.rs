@@ -38,8 +38,24 @@ pub struct HttpRecord {
     /// Up to `Limits::max_body_capture` bytes of the request body, lossy UTF-8.
     pub request_body: Option<String>,
     pub response_body: Option<String>,
-    /// Why the record is incomplete, if it is ("timeout", "connection_closed", "gap").
+    /// Why the record is incomplete, if it is: "timeout" (no response within
+    /// `Limits::request_timeout_ns`), "connection_closed", "gap" (bytes lost),
+    /// "pending_overflow" (more than `Limits::max_pending` requests waited),
+    /// "buffer_full", "malformed", and for HTTP/2 "reset" (RST_STREAM) or "goaway".
     pub incomplete: Option<&'static str>,
+    /// HTTP/2: the stream id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<u32>,
+    /// gRPC: `grpc-status` from the trailers (or a trailers-only response).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<u32>,
+    /// gRPC: length-prefixed messages sent by the client (a lower bound when DATA was
+    /// lost).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_messages: Option<u32>,
+    /// gRPC: messages sent by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_messages: Option<u32>,
 }
 
 /// One DNS query and its response (or its timeout).
@@ -64,7 +80,10 @@ pub struct DnsRecord {
     pub response_only: bool,
 }
 
-/// One answer record, with its data as text ("93.184.216.34", "alias.example.", ...).
+/// One answer record, with its data as text: "93.184.216.34", "alias.example.com" (names
+/// without the trailing dot; the root is "."), "10 mail.example.com" (MX),
+/// "1 2 443 target.example.com" (SRV), quoted strings for TXT, "mname rname serial
+/// refresh retry expire minimum" (SOA), and RFC 3597 `\# <len> <hex>` for other types.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DnsAnswer {
     pub name: String,

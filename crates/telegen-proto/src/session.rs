@@ -6,6 +6,7 @@
 use crate::detect::{self, Candidate, Hints, Verdict};
 use crate::dns::DnsConn;
 use crate::http1::{Http1Conn, Upgrade};
+use crate::http2::Http2Conn;
 use crate::record::Record;
 use crate::stats::ParseStats;
 use crate::{Direction, Limits, Transport};
@@ -15,6 +16,8 @@ use crate::{Direction, Limits, Transport};
 pub enum Protocol {
     Unknown,
     Http1,
+    /// HTTP/2 (prior knowledge, an h2c upgrade, or joined mid-connection) and gRPC.
+    Http2,
     Dns,
     /// Detection gave up: bytes are counted, not parsed.
     Unrecognised,
@@ -36,6 +39,7 @@ struct Detector {
 enum Engine {
     Detecting(Detector),
     Http1(Box<Http1Conn>),
+    Http2(Box<Http2Conn>),
     Dns(Box<DnsConn>),
     Ignored,
 }
@@ -75,6 +79,7 @@ impl ConnParser {
         let mut p = ConnParser::new(transport, 0, limits);
         p.engine = match protocol {
             Protocol::Http1 => Engine::Http1(Box::new(Http1Conn::new(limits))),
+            Protocol::Http2 => Engine::Http2(Box::new(Http2Conn::new(limits))),
             Protocol::Dns => Engine::Dns(Box::new(DnsConn::new(transport, limits))),
             Protocol::Unrecognised => Engine::Ignored,
             Protocol::Unknown => Engine::Detecting(Detector::default()),
@@ -89,10 +94,28 @@ impl ConnParser {
         }
         match &mut self.engine {
             Engine::Detecting(_) => self.detect(dir, ts_ns, data, out),
-            Engine::Http1(h) => h.on_data(dir, ts_ns, data, &mut self.stats, out),
+            Engine::Http1(h) => {
+                h.on_data(dir, ts_ns, data, &mut self.stats, out);
+                if h.upgraded() == Some(Upgrade::H2c) {
+                    self.switch_to_http2(ts_ns, out);
+                }
+            }
+            Engine::Http2(h) => h.on_data(dir, ts_ns, data, &mut self.stats, out),
             Engine::Dns(d) => d.on_data(dir, ts_ns, data, &mut self.stats, out),
             Engine::Ignored => self.stats.bytes_unparsed += data.len() as u64,
         }
+    }
+
+    /// `Upgrade: h2c` was accepted: HTTP/2 takes over with the bytes seen after the 101.
+    fn switch_to_http2(&mut self, ts: u64, out: &mut Vec<Record>) {
+        let Engine::Http1(h) = &mut self.engine else { return };
+        let req = h.take_upgrade_request();
+        let s2c = h.take_handover(Direction::ServerToClient);
+        let c2s = h.take_handover(Direction::ClientToServer);
+        let mut h2 = Http2Conn::upgraded(&self.limits, req);
+        h2.on_data(Direction::ServerToClient, ts, &s2c, &mut self.stats, out);
+        h2.on_data(Direction::ClientToServer, ts, &c2s, &mut self.stats, out);
+        self.engine = Engine::Http2(Box::new(h2));
     }
 
     fn detect(&mut self, dir: Direction, ts: u64, data: &[u8], out: &mut Vec<Record>) {
@@ -159,6 +182,7 @@ impl ConnParser {
         };
         self.engine = match c {
             Candidate::Http1 => Engine::Http1(Box::new(Http1Conn::new(&self.limits))),
+            Candidate::Http2 => Engine::Http2(Box::new(Http2Conn::new(&self.limits))),
             Candidate::Dns => Engine::Dns(Box::new(DnsConn::new(self.transport, &self.limits))),
         };
         let other = dir.reverse();
@@ -182,6 +206,7 @@ impl ConnParser {
                 d.seen += len;
             }
             Engine::Http1(h) => h.on_gap(dir, ts_ns, len, &mut self.stats, out),
+            Engine::Http2(h) => h.on_gap(dir, len, &mut self.stats),
             Engine::Dns(d) => d.on_gap(dir, len, &mut self.stats),
             Engine::Ignored => {
                 self.stats.gaps += 1;
@@ -199,6 +224,7 @@ impl ConnParser {
                 }
             }
             Engine::Http1(h) => h.on_close(ts_ns, &mut self.stats, out),
+            Engine::Http2(h) => h.on_close(ts_ns, &mut self.stats, out),
             Engine::Dns(d) => d.on_close(&mut self.stats, out),
             Engine::Ignored => {}
         }
@@ -208,6 +234,7 @@ impl ConnParser {
     pub fn expire(&mut self, now_ns: u64, out: &mut Vec<Record>) {
         match &mut self.engine {
             Engine::Http1(h) => h.expire(now_ns, &mut self.stats, out),
+            Engine::Http2(h) => h.expire(now_ns, &mut self.stats, out),
             Engine::Dns(d) => d.expire(now_ns, &mut self.stats, out),
             Engine::Detecting(_) | Engine::Ignored => {}
         }
@@ -217,6 +244,7 @@ impl ConnParser {
         match self.engine {
             Engine::Detecting(_) => Protocol::Unknown,
             Engine::Http1(_) => Protocol::Http1,
+            Engine::Http2(_) => Protocol::Http2,
             Engine::Dns(_) => Protocol::Dns,
             Engine::Ignored => Protocol::Unrecognised,
         }
@@ -235,6 +263,7 @@ impl ConnParser {
     pub fn pending(&self) -> usize {
         match &self.engine {
             Engine::Http1(h) => h.pending(),
+            Engine::Http2(h) => h.pending(),
             Engine::Dns(d) => d.pending(),
             _ => 0,
         }

@@ -29,6 +29,9 @@ pub struct ParseStats {
     pub bytes_unparsed: u64,
     /// HTTP/1 connections upgraded (101 Switching Protocols or CONNECT tunnel).
     pub upgrades: u64,
+    /// HTTP/2 header blocks that could not be decoded (or were lost): the HPACK
+    /// decoder of that direction restarted, fields after the error are unknown.
+    pub hpack_resets: u64,
 }
 
 impl ParseStats {
@@ -48,5 +51,6 @@ impl ParseStats {
         self.unrecognised += o.unrecognised;
         self.bytes_unparsed += o.bytes_unparsed;
         self.upgrades += o.upgrades;
+        self.hpack_resets += o.hpack_resets;
     }
 }

@@ -75,3 +75,8 @@ fn fuzz_smoke_dns() {
 fn fuzz_smoke_conn_parser() {
     smoke(fuzzing::conn_parser, 0x2545_f491_4f6c_dd1d);
 }
+
+#[test]
+fn fuzz_smoke_http2() {
+    smoke(fuzzing::http2, 0x6a09_e667_f3bc_c908);
+}

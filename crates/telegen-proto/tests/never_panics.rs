@@ -25,7 +25,12 @@ proptest! {
     }
 
     #[test]
-    fn mutated_seeds_never_panic(seed in 0usize..6, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+    fn http2_never_panics(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        fuzzing::http2(&data);
+    }
+
+    #[test]
+    fn mutated_seeds_never_panic(seed in 0usize..7, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
         let mut s = fuzzing::seeds()[seed].clone();
         for (at, b) in flips {
             let i = at % s.len();
@@ -33,6 +38,7 @@ proptest! {
         }
         fuzzing::http1(&s);
         fuzzing::dns(&s);
+        fuzzing::http2(&s);
         fuzzing::conn_parser(&s);
     }
 

@@ -68,6 +68,8 @@ pub struct Matcher {
     next_id: u64,
     /// Set once a 101 or CONNECT tunnel was seen.
     pub upgraded: Option<Upgrade>,
+    /// The request that asked for `Upgrade: h2c` (its response continues on stream 1).
+    pub upgrade_request: Option<HttpRecord>,
     limits: Limits,
 }
 
@@ -79,6 +81,7 @@ impl Matcher {
             req_cur: None,
             next_id: 0,
             upgraded: None,
+            upgrade_request: None,
             limits: limits.clone(),
         }
     }
@@ -189,6 +192,9 @@ impl Matcher {
             let up = info.upgrade.or(req_upgrade).unwrap_or(Upgrade::Other);
             self.upgraded = Some(up);
             stats.upgrades += 1;
+            if up == Upgrade::H2c && self.responding {
+                self.upgrade_request = self.pending.front().map(|x| x.rec.clone());
+            }
             self.response_end(ts, 0, out);
             return RespAction::Upgrade(up);
         }

@@ -104,6 +104,11 @@ impl Http1Conn {
         p.handover.take().unwrap_or_default()
     }
 
+    /// After an `h2c` upgrade: the request that asked for it (HTTP/2 stream 1).
+    pub fn take_upgrade_request(&mut self) -> Option<crate::record::HttpRecord> {
+        self.m.upgrade_request.take()
+    }
+
     /// Requests waiting for a response.
     pub fn pending(&self) -> usize {
         self.m.pending_len()

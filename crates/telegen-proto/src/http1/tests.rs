@@ -114,25 +114,45 @@ fn continue_interim_responses_are_skipped() {
 }
 
 #[test]
-fn upgrade_h2c_stops_http1_and_keeps_handover() {
+fn upgrade_stops_http1_and_h2c_hands_over_to_http2() {
     let l = l();
     let steps: &[Step<'_>] = &[
         (C2S, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n"),
-        (S2C, b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n\x00\x00\x00\x04"),
+        (S2C, b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"),
         (C2S, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
         (S2C, b"HTTP/1.1 200 OK\r\n\r\n"),
     ];
     let recs = same_records_any_split(Transport::Tcp, 80, &l, steps);
     let h = http(&recs);
-    assert_eq!(h.len(), 1);
-    assert_eq!(h[0].status, Some(101));
+    // The 101 exchange, then stream 1 of HTTP/2 (cut by close: the bytes after the
+    // switch are not HTTP/1, so "HTTP/1.1 200" is not taken as its response).
+    let got: Vec<_> = h.iter().map(|r| (r.version.as_str(), r.status, r.incomplete)).collect();
+    assert_eq!(got, [("1.1", Some(101), None), ("2", None, Some("connection_closed"))]);
     let mut p = ConnParser::new(Transport::Tcp, 80, &l);
     let mut out = Vec::new();
     for (d, b) in steps {
         p.on_data(*d, 1, b, &mut out);
     }
-    assert_eq!(p.upgrade(), Some(Upgrade::H2c));
+    assert_eq!(p.protocol(), Protocol::Http2);
     assert_eq!(p.take_stats().upgrades, 1);
+    // A WebSocket upgrade stops parsing: later bytes are counted, not parsed.
+    let mut p = ConnParser::new(Transport::Tcp, 80, &l);
+    p.on_data(
+        C2S,
+        1,
+        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        &mut out,
+    );
+    p.on_data(
+        S2C,
+        2,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+        &mut out,
+    );
+    p.on_data(C2S, 3, b"GET /x HTTP/1.1\r\n\r\n", &mut out);
+    assert_eq!(p.upgrade(), Some(Upgrade::WebSocket));
+    assert_eq!(p.protocol(), Protocol::Http1);
+    assert_eq!(p.take_stats().bytes_unparsed, 7 + 19);
 }
 
 #[test]

@@ -1,0 +1,368 @@
+//! HTTP/2 over cleartext (h2c; RFC 9113) with HPACK (RFC 7541) and gRPC: frames of both
+//! directions, one HPACK decoder per direction, concurrent streams matched by id, and a
+//! record per stream (request HEADERS to response END_STREAM, RST_STREAM or GOAWAY).
+//!
+//! - `frame`: frame header, preface, payload helpers;
+//! - `framer`: one direction's frame stream (bounded buffer, skip, resync);
+//! - `hpack`: header blocks with a never-wrong reset policy;
+//! - `grpc`: gRPC message counting.
+
+pub mod frame;
+pub mod framer;
+pub mod grpc;
+pub mod hpack;
+
+use frame::{FrameHeader, FLAG_END_HEADERS, FLAG_END_STREAM};
+use framer::{Frame, Framer};
+use grpc::MessageCounter;
+use hpack::{Fields, Hpack};
+
+use crate::record::{HttpRecord, Record};
+use crate::stats::ParseStats;
+use crate::{Direction, Limits};
+
+fn idx(d: Direction) -> usize {
+    match d {
+        Direction::ClientToServer => 0,
+        Direction::ServerToClient => 1,
+    }
+}
+
+struct Stream {
+    id: u32,
+    rec: HttpRecord,
+    req_done: bool,
+    resp_seen: bool,
+    grpc: bool,
+    body: [u64; 2],
+    msgs: [MessageCounter; 2],
+}
+
+/// A header block being assembled from HEADERS/PUSH_PROMISE + CONTINUATION frames.
+struct Block {
+    first: FrameHeader,
+    ts: u64,
+    bytes: Vec<u8>,
+}
+
+/// Both directions of one HTTP/2 connection.
+pub struct Http2Conn {
+    framers: [Framer; 2],
+    hpack: [Hpack; 2],
+    blocks: [Option<Block>; 2],
+    streams: Vec<Stream>,
+    limits: Limits,
+    max_buffer: usize,
+}
+
+impl Http2Conn {
+    pub fn new(limits: &Limits) -> Self {
+        Http2Conn {
+            framers: [Framer::new(true), Framer::new(false)],
+            hpack: Default::default(),
+            blocks: [None, None],
+            streams: Vec::new(),
+            limits: limits.clone(),
+            max_buffer: limits.max_buffer.max(64),
+        }
+    }
+
+    /// After an HTTP/1.1 `Upgrade: h2c`: the upgrade request continues as stream 1,
+    /// whose response comes over HTTP/2 (RFC 7540 section 3.2).
+    pub fn upgraded(limits: &Limits, request: Option<HttpRecord>) -> Self {
+        let mut c = Http2Conn::new(limits);
+        if let Some(mut rec) = request {
+            rec.version = "2".to_owned();
+            rec.status = None;
+            rec.stream_id = Some(1);
+            c.streams.push(Stream {
+                id: 1,
+                rec,
+                req_done: true,
+                resp_seen: false,
+                grpc: false,
+                body: [0; 2],
+                msgs: Default::default(),
+            });
+        }
+        c
+    }
+
+    /// Streams waiting for their response to end.
+    pub fn pending(&self) -> usize {
+        self.streams.len()
+    }
+
+    pub fn on_data(
+        &mut self,
+        dir: Direction,
+        ts: u64,
+        data: &[u8],
+        stats: &mut ParseStats,
+        out: &mut Vec<Record>,
+    ) {
+        let i = idx(dir);
+        let mut framer = std::mem::replace(&mut self.framers[i], Framer::new(false));
+        framer.feed(data, self.max_buffer, stats, &mut |f, s| self.frame(dir, ts, f, s, out));
+        self.framers[i] = framer;
+    }
+
+    pub fn on_gap(&mut self, dir: Direction, len: u64, stats: &mut ParseStats) {
+        stats.gaps += 1;
+        let i = idx(dir);
+        let (cut, desync) = self.framers[i].gap(len, stats);
+        let header_cut = cut.is_some_and(|h| {
+            matches!(h.kind, frame::HEADERS | frame::PUSH_PROMISE | frame::CONTINUATION)
+        });
+        // A header block cut, interrupted, or possibly inside an unframed gap.
+        if self.blocks[i].take().is_some() || header_cut || desync {
+            self.lose_hpack(i, stats);
+        }
+    }
+
+    fn frame(
+        &mut self,
+        dir: Direction,
+        ts: u64,
+        f: Frame<'_>,
+        stats: &mut ParseStats,
+        out: &mut Vec<Record>,
+    ) {
+        let i = idx(dir);
+        let (h, payload) = match f {
+            Frame::Whole(h, p) => (h, Some(p)),
+            Frame::Skipped(h) => (h, None),
+        };
+        if self.blocks[i].is_some() && h.kind != frame::CONTINUATION {
+            // RFC 9113 6.10: nothing may interleave a header block.
+            stats.errors_malformed += 1;
+            self.blocks[i] = None;
+            self.lose_hpack(i, stats);
+        }
+        match h.kind {
+            frame::HEADERS | frame::PUSH_PROMISE => {
+                let Some(frag) = payload.and_then(|p| frame::strip(&h, p)) else {
+                    stats.errors_malformed += u64::from(payload.is_some());
+                    self.lose_hpack(i, stats);
+                    return self.headers(dir, ts, h, &Fields::default(), stats, out);
+                };
+                if h.has(FLAG_END_HEADERS) {
+                    self.block_done(dir, ts, h, frag, stats, out);
+                } else {
+                    self.blocks[i] = Some(Block { first: h, ts, bytes: frag.to_vec() });
+                }
+            }
+            frame::CONTINUATION => {
+                let Some(mut b) = self.blocks[i].take() else {
+                    stats.errors_malformed += 1;
+                    return self.lose_hpack(i, stats);
+                };
+                let Some(p) = payload else { return self.lose_hpack(i, stats) };
+                if b.bytes.len() + p.len() > self.max_buffer || b.first.stream != h.stream {
+                    // A CONTINUATION flood or a broken sequence: the block is given up.
+                    stats.errors_buffer_full += 1;
+                    return self.lose_hpack(i, stats);
+                }
+                b.bytes.extend_from_slice(p);
+                if h.has(FLAG_END_HEADERS) {
+                    self.block_done(dir, b.ts, b.first, &b.bytes, stats, out);
+                } else {
+                    self.blocks[i] = Some(b);
+                }
+            }
+            frame::DATA => self.data(dir, ts, h, payload, out),
+            frame::RST_STREAM => {
+                if let Some(k) = self.streams.iter().position(|s| s.id == h.stream) {
+                    let s = self.streams.remove(k);
+                    Self::emit(s, ts, Some("reset"), out);
+                }
+            }
+            frame::GOAWAY => {
+                let last = payload
+                    .and_then(|p| p.get(..4))
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) & 0x7fff_ffff);
+                if let Some(last) = last {
+                    while let Some(k) = self.streams.iter().position(|s| s.id > last) {
+                        let s = self.streams.remove(k);
+                        Self::emit(s, ts, Some("goaway"), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn lose_hpack(&mut self, i: usize, stats: &mut ParseStats) {
+        stats.hpack_resets += 1;
+        self.hpack[i].reset();
+    }
+
+    fn block_done(
+        &mut self,
+        dir: Direction,
+        ts: u64,
+        first: FrameHeader,
+        block: &[u8],
+        stats: &mut ParseStats,
+        out: &mut Vec<Record>,
+    ) {
+        let mut f = Fields::default();
+        if !self.hpack[idx(dir)].decode(block, &self.limits, &mut f) {
+            stats.hpack_resets += 1;
+        }
+        stats.headers_dropped += f.dropped;
+        if first.kind == frame::HEADERS {
+            self.headers(dir, ts, first, &f, stats, out);
+        }
+    }
+
+    fn headers(
+        &mut self,
+        dir: Direction,
+        ts: u64,
+        h: FrameHeader,
+        f: &Fields,
+        stats: &mut ParseStats,
+        out: &mut Vec<Record>,
+    ) {
+        stats.http_messages += 1;
+        let end = h.has(FLAG_END_STREAM);
+        let pos = self.streams.iter().position(|s| s.id == h.stream);
+        match (dir, pos) {
+            (Direction::ClientToServer, Some(k)) => {
+                // Request trailers.
+                let s = &mut self.streams[k];
+                s.req_done |= end;
+                s.rec.request_body_len = s.req_done.then_some(s.body[0]);
+            }
+            (Direction::ClientToServer, None) => {
+                if self.streams.len() >= self.limits.max_pending.max(1) {
+                    stats.pending_overflow += 1;
+                    let s = self.streams.remove(0);
+                    Self::emit(s, ts, Some("pending_overflow"), out);
+                }
+                let grpc =
+                    f.content_type.as_deref().is_some_and(|c| c.starts_with("application/grpc"));
+                self.streams.push(Stream {
+                    id: h.stream,
+                    rec: HttpRecord {
+                        start_ns: ts,
+                        end_ns: ts,
+                        method: f.method.clone().unwrap_or_default(),
+                        target: f.path.clone().unwrap_or_default(),
+                        version: "2".to_owned(),
+                        host: f.authority.clone(),
+                        request_body_len: end.then_some(0),
+                        request_headers: f.captured.clone(),
+                        stream_id: Some(h.stream),
+                        ..HttpRecord::default()
+                    },
+                    req_done: end,
+                    resp_seen: false,
+                    grpc,
+                    body: [0; 2],
+                    msgs: Default::default(),
+                });
+            }
+            (Direction::ServerToClient, None) => stats.unmatched_responses += 1,
+            (Direction::ServerToClient, Some(k)) => {
+                let s = &mut self.streams[k];
+                if !s.resp_seen {
+                    if f.status.is_some_and(|c| (100..200).contains(&c)) && !end {
+                        return; // interim response
+                    }
+                    s.resp_seen = true;
+                    s.rec.status = f.status;
+                    s.rec.response_headers = f.captured.clone();
+                    if f.content_type.as_deref().is_some_and(|c| c.starts_with("application/grpc"))
+                    {
+                        s.grpc = true;
+                    }
+                }
+                if f.grpc_status.is_some() {
+                    s.rec.grpc_status = f.grpc_status;
+                }
+                if end {
+                    let s = self.streams.remove(k);
+                    Self::emit(s, ts, None, out);
+                }
+            }
+        }
+    }
+
+    fn data(
+        &mut self,
+        dir: Direction,
+        ts: u64,
+        h: FrameHeader,
+        payload: Option<&[u8]>,
+        out: &mut Vec<Record>,
+    ) {
+        let Some(k) = self.streams.iter().position(|s| s.id == h.stream) else { return };
+        let i = idx(dir);
+        let s = &mut self.streams[k];
+        match payload.map(|p| frame::strip(&h, p)) {
+            Some(Some(d)) => {
+                s.body[i] += d.len() as u64;
+                // Counted for every stream (cheap); reported when the stream is gRPC,
+                // which the response's content-type may be the first to say.
+                s.msgs[i].feed(d);
+            }
+            Some(None) => {}
+            None => {
+                s.body[i] += u64::from(h.len);
+                s.msgs[i].skipped();
+            }
+        }
+        if h.has(FLAG_END_STREAM) {
+            match dir {
+                Direction::ClientToServer => {
+                    s.req_done = true;
+                    s.rec.request_body_len = Some(s.body[0]);
+                }
+                Direction::ServerToClient => {
+                    let s = self.streams.remove(k);
+                    Self::emit(s, ts, None, out);
+                }
+            }
+        }
+    }
+
+    fn emit(mut s: Stream, ts: u64, why: Option<&'static str>, out: &mut Vec<Record>) {
+        s.rec.end_ns = ts.max(s.rec.start_ns);
+        s.rec.incomplete = why;
+        if s.rec.request_body_len.is_none() && s.req_done {
+            s.rec.request_body_len = Some(s.body[0]);
+        }
+        if s.resp_seen {
+            s.rec.response_body_len = Some(s.body[1]);
+        }
+        if s.grpc {
+            s.rec.request_messages = Some(s.msgs[0].count);
+            s.rec.response_messages = Some(s.msgs[1].count);
+        }
+        out.push(Record::Http(s.rec));
+    }
+
+    /// Streams older than the request timeout are emitted incomplete.
+    pub fn expire(&mut self, now: u64, stats: &mut ParseStats, out: &mut Vec<Record>) {
+        let t = self.limits.request_timeout_ns;
+        while let Some(k) =
+            self.streams.iter().position(|s| s.rec.start_ns.saturating_add(t) <= now)
+        {
+            let s = self.streams.remove(k);
+            stats.requests_expired += 1;
+            Self::emit(s, now, Some("timeout"), out);
+        }
+    }
+
+    pub fn on_close(&mut self, ts: u64, stats: &mut ParseStats, out: &mut Vec<Record>) {
+        for s in std::mem::take(&mut self.streams) {
+            stats.closed_incomplete += 1;
+            Self::emit(s, ts, Some("connection_closed"), out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
