@@ -1,0 +1,7 @@
+//! Replays arbitrary bytes as a pcap/pcapng file and checks the stream contract
+//! (see `telegen::stream::fuzzing::pcap`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    telegen::stream::fuzzing::pcap(data);
+});
