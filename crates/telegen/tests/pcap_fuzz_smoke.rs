@@ -11,6 +11,7 @@ use telegen::stream::{Payload, PcapReplaySource};
 
 const T0: u64 = 1_700_000_000_000_000_000;
 
+#[allow(clippy::too_many_arguments)]
 fn tcp(
     c: [u8; 4],
     s: [u8; 4],

@@ -649,8 +649,8 @@ fn large_block_grows_buffer_and_progress_reaches_total() {
     let mut frames: Vec<_> = (0..8).map(|_| ip.clone()).collect();
     frames.insert(3, vec![0x10; 300_000]); // not IP, bigger than the initial buffer
     let bytes = pcap_of(101, &frames);
-    let mut cfg = ReplayConfig::default();
-    cfg.read_buffer = 1024; // the reader raises this to its minimum, then grows
+    // the reader raises this to its minimum, then grows
+    let cfg = ReplayConfig { read_buffer: 1024, ..Default::default() };
     let mut src =
         PcapReplaySource::new(&bytes[..], cfg).unwrap().with_total_bytes(Some(bytes.len() as u64));
     let mut out = Vec::new();

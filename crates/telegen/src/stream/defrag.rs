@@ -106,7 +106,7 @@ impl Defrag {
         let end = start + data.len();
         let bad = missing > 0
             || end > self.cfg.max_len
-            || (frag.more && data.len() % 8 != 0)
+            || (frag.more && !data.len().is_multiple_of(8))
             || (data.is_empty() && frag.more);
         if bad {
             self.pending.remove(&key);

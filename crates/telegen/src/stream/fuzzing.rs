@@ -11,10 +11,12 @@ use std::collections::HashMap;
 
 /// Small bounds so that eviction, forced gaps and fragment limits are reached by fuzzing.
 pub fn small_config() -> ReplayConfig {
-    let mut cfg = ReplayConfig::default();
-    cfg.read_buffer = 4096;
-    cfg.max_block = 1 << 20;
-    cfg.batch_packets = 7;
+    let mut cfg = ReplayConfig {
+        read_buffer: 4096,
+        max_block: 1 << 20,
+        batch_packets: 7,
+        ..Default::default()
+    };
     cfg.flows.max_flows = 8;
     cfg.flows.half.max_ooo_segments = 4;
     cfg.flows.half.max_ooo_bytes = 4096;

@@ -140,7 +140,7 @@ impl Block {
         self.buf.extend_from_slice(d);
     }
     fn pad(&mut self) {
-        while self.buf.len() % 4 != 0 {
+        while !self.buf.len().is_multiple_of(4) {
             self.buf.push(0);
         }
     }
