@@ -17,12 +17,16 @@ fn cpu_ticks(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
 }
 
 fn hwm_kb(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn self_cpu_ticks() -> u64 {
@@ -74,7 +78,8 @@ fn load(rate: u64, secs: u64) -> u64 {
 }
 
 fn metric(addr: &str, name: &str) -> f64 {
-    let out = Command::new("curl").args(["-s", &format!("http://{addr}/metrics")]).output().unwrap();
+    let out =
+        Command::new("curl").args(["-s", &format!("http://{addr}/metrics")]).output().unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.starts_with(name))
@@ -97,8 +102,18 @@ fn main() {
             let addr = "127.0.0.1:19464";
             if with_agent {
                 let cfg = std::env::temp_dir().join("telegen-bench.yaml");
-                std::fs::write(&cfg, format!("agent:\n  exporters:\n    prometheus:\n      listen: {addr}\n")).unwrap();
-                let c = Command::new(&bin).args(["run", "--config"]).arg(&cfg).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start telegen");
+                std::fs::write(
+                    &cfg,
+                    format!("agent:\n  exporters:\n    prometheus:\n      listen: {addr}\n"),
+                )
+                .unwrap();
+                let c = Command::new(&bin)
+                    .args(["run", "--config"])
+                    .arg(&cfg)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start telegen");
                 std::thread::sleep(Duration::from_secs(3));
                 agent = Some(c);
             }
@@ -115,7 +130,10 @@ fn main() {
                     (
                         format!("{:.2}", (a1 - a0) as f64 / tick / wall * 100.0),
                         format!("{:.1}", hwm_kb(c.id()) as f64 / 1024.0),
-                        format!("{}", metric(addr, "telegen_events_dropped_total{source=\"kernel\"")),
+                        format!(
+                            "{}",
+                            metric(addr, "telegen_events_dropped_total{source=\"kernel\"")
+                        ),
                         format!("{}", metric(addr, "telegen_events_dropped_total{source=\"user\"")),
                     )
                 }

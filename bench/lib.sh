@@ -1,0 +1,32 @@
+# Shared helpers for the benchmark scripts (sourced). Root only; loopback only.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TELEGEN=${TELEGEN:-$ROOT/target/release/telegen}
+TICK=$(getconf CLK_TCK)
+WORK=$(mktemp -d /tmp/telegen-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+[ "$(id -u)" -eq 0 ] || { echo "benchmarks load kernel programs: run as root" >&2; exit 1; }
+[ -x "$TELEGEN" ] || (cd "$ROOT" && cargo build --release -p telegen >/dev/null)
+
+# cpu_ticks PID: user+system clock ticks of a process so far.
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# hwm_mb PID: peak resident set size in MB.
+hwm_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+# start_agent [extra yaml under agent:] -> sets AGENT_PID, AGENT_METRICS
+start_agent() {
+  local port=19464
+  printf 'agent:\n  exporters:\n    prometheus:\n      listen: 127.0.0.1:%s\n%s' "$port" "${1:-}" > "$WORK/agent.yaml"
+  "$TELEGEN" run --config "$WORK/agent.yaml" > /dev/null 2> "$WORK/agent.log" &
+  AGENT_PID=$!
+  PIDS+=("$AGENT_PID")
+  AGENT_METRICS="http://127.0.0.1:$port/metrics"
+  for _ in $(seq 100); do curl -sf "$AGENT_METRICS" > /dev/null && return 0; sleep 0.1; done
+  echo "agent did not start:" >&2; cat "$WORK/agent.log" >&2; exit 1
+}
+stop_agent() { kill -TERM "$AGENT_PID"; wait "$AGENT_PID" || true; }
+# metric_sum PREFIX: sum of the agent's samples whose line starts with PREFIX.
+metric_sum() { curl -s "$AGENT_METRICS" | awk -v p="$1" 'index($0, p) == 1 {s += $NF} END {printf "%.0f", s}'; }
