@@ -1,7 +1,65 @@
 //! `#[repr(C)]` mirror of bpf/telegen.h (the kernel/user event ABI). Sizes and offsets
 //! are checked at compile time against the C layout; change both files together.
+//!
+//! This file holds what both sections of telegen.h share (address families, `enum
+//! tg_role`, comm and address fields, reading a record, the layout asserts) and the
+//! connection section; [`super::payload::abi`] mirrors the payload section.
 
-use std::mem::{offset_of, size_of};
+use std::mem::size_of;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// `TG_AF_INET` / `TG_AF_INET6`.
+pub const AF_INET: u16 = 2;
+pub const AF_INET6: u16 = 10;
+/// `TG_COMM_LEN`.
+pub const COMM_LEN: usize = 16;
+
+/// `enum tg_role` (connection events and payload events).
+pub mod role {
+    pub const UNKNOWN: u8 = 0;
+    pub const CLIENT: u8 = 1;
+    pub const SERVER: u8 = 2;
+}
+
+/// Compile-time layout check of a `#[repr(C)]` mirror: `assert_layout!(T, size, field =
+/// offset, ...)`.
+macro_rules! assert_layout {
+    ($t:ty, $size:expr, $($field:ident = $off:expr),* $(,)?) => {
+        const _: () = {
+            assert!(::std::mem::size_of::<$t>() == $size);
+            $(assert!(::std::mem::offset_of!($t, $field) == $off);)*
+        };
+    };
+}
+pub(crate) use assert_layout;
+
+/// Reads one `T` from the start of a ring-buffer (or iterator) record; None when the
+/// record is too short.
+pub fn read_record<T: aya::Pod>(buf: &[u8]) -> Option<T> {
+    if buf.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: length checked; T is POD, so any bytes are a valid value; read_unaligned
+    // copes with any alignment of the record.
+    Some(unsafe { std::ptr::read_unaligned(buf.as_ptr() as *const T) })
+}
+
+/// A `char comm[TG_COMM_LEN]` field up to its NUL.
+/// A `char comm[TG_COMM_LEN]` field up to its NUL.
+pub fn comm_to_string(comm: &[u8; COMM_LEN]) -> String {
+    let end = comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
+    String::from_utf8_lossy(&comm[..end]).into_owned()
+}
+
+/// A `__u8 addr[TG_ADDR_LEN]` field (network order; IPv4 in the first 4 bytes).
+/// IPv4-mapped IPv6 addresses are returned as IPv4; None for an unknown family.
+pub fn ip_addr(family: u16, b: &[u8; 16]) -> Option<IpAddr> {
+    match family {
+        AF_INET => Some(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
+        AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*b)).to_canonical()),
+        _ => None,
+    }
+}
 
 /// `enum tg_event_type`.
 pub mod ev {
@@ -13,13 +71,6 @@ pub mod ev {
     pub const RETRANSMIT: u8 = 6;
     pub const ERROR: u8 = 7;
     pub const CLOSE: u8 = 8;
-}
-
-/// `enum tg_role`.
-pub mod role {
-    pub const UNKNOWN: u8 = 0;
-    pub const CLIENT: u8 = 1;
-    pub const SERVER: u8 = 2;
 }
 
 /// `enum tg_error`.
@@ -44,10 +95,6 @@ pub mod cnt {
     pub const ACCEPT_UNTRACKED: u32 = 8;
     pub const MAX: u32 = 9;
 }
-
-pub const AF_INET: u16 = 2;
-pub const AF_INET6: u16 = 10;
-pub const COMM_LEN: usize = 16;
 
 /// Flags of `struct tg_conn_state`.
 pub const F_OPEN_EMITTED: u8 = 0x1;
@@ -107,57 +154,44 @@ unsafe impl aya::Pod for RawConnEvent {}
 // SAFETY: as above.
 unsafe impl aya::Pod for RawConnState {}
 
-const _: () = {
-    assert!(size_of::<RawConnEvent>() == 128);
-    assert!(offset_of!(RawConnEvent, ts_ns) == 0);
-    assert!(offset_of!(RawConnEvent, conn_id) == 8);
-    assert!(offset_of!(RawConnEvent, sock_ino) == 16);
-    assert!(offset_of!(RawConnEvent, bytes_sent) == 24);
-    assert!(offset_of!(RawConnEvent, bytes_received) == 32);
-    assert!(offset_of!(RawConnEvent, segs_in) == 40);
-    assert!(offset_of!(RawConnEvent, segs_out) == 44);
-    assert!(offset_of!(RawConnEvent, retransmits) == 48);
-    assert!(offset_of!(RawConnEvent, srtt_us) == 52);
-    assert!(offset_of!(RawConnEvent, netns) == 56);
-    assert!(offset_of!(RawConnEvent, pid) == 60);
-    assert!(offset_of!(RawConnEvent, saddr) == 64);
-    assert!(offset_of!(RawConnEvent, daddr) == 80);
-    assert!(offset_of!(RawConnEvent, sport) == 96);
-    assert!(offset_of!(RawConnEvent, dport) == 98);
-    assert!(offset_of!(RawConnEvent, family) == 100);
-    assert!(offset_of!(RawConnEvent, kind) == 102);
-    assert!(offset_of!(RawConnEvent, role) == 103);
-    assert!(offset_of!(RawConnEvent, error) == 104);
-    assert!(offset_of!(RawConnEvent, old_state) == 105);
-    assert!(offset_of!(RawConnEvent, new_state) == 106);
-    assert!(offset_of!(RawConnEvent, comm) == 112);
-    assert!(size_of::<RawConnState>() == 72);
-    assert!(offset_of!(RawConnState, pid) == 40);
-    assert!(offset_of!(RawConnState, role) == 48);
-    assert!(offset_of!(RawConnState, flags) == 49);
-    assert!(offset_of!(RawConnState, comm) == 56);
-};
+assert_layout!(
+    RawConnEvent,
+    128,
+    ts_ns = 0,
+    conn_id = 8,
+    sock_ino = 16,
+    bytes_sent = 24,
+    bytes_received = 32,
+    segs_in = 40,
+    segs_out = 44,
+    retransmits = 48,
+    srtt_us = 52,
+    netns = 56,
+    pid = 60,
+    saddr = 64,
+    daddr = 80,
+    sport = 96,
+    dport = 98,
+    family = 100,
+    kind = 102,
+    role = 103,
+    error = 104,
+    old_state = 105,
+    new_state = 106,
+    comm = 112,
+);
+assert_layout!(RawConnState, 72, pid = 40, role = 48, flags = 49, comm = 56);
 
 impl RawConnEvent {
     /// Reads one event from ring-buffer bytes; None when the record is too short.
     pub fn from_bytes(buf: &[u8]) -> Option<Self> {
-        if buf.len() < size_of::<Self>() {
-            return None;
-        }
-        // SAFETY: length checked; the type is POD, so any bytes are a valid value;
-        // read_unaligned copes with any alignment of the ring-buffer record.
-        Some(unsafe { std::ptr::read_unaligned(buf.as_ptr() as *const Self) })
+        read_record(buf)
     }
 
     /// The command name up to its NUL.
     pub fn comm_str(&self) -> String {
         comm_to_string(&self.comm)
     }
-}
-
-pub fn comm_to_string(comm: &[u8; COMM_LEN]) -> String {
-    let end = comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
-    String::from_utf8_lossy(&comm[..end]).into_owned()
 }
 
 #[cfg(test)]
@@ -177,5 +211,17 @@ mod tests {
         c[..4].copy_from_slice(b"curl");
         assert_eq!(comm_to_string(&c), "curl");
         assert_eq!(comm_to_string(&[b'a'; COMM_LEN]).len(), 16);
+    }
+
+    #[test]
+    fn addresses_decode_and_mapped_v4_is_canonical() {
+        let mut b = [0u8; 16];
+        b[..4].copy_from_slice(&[10, 0, 0, 1]);
+        assert_eq!(ip_addr(AF_INET, &b), Some("10.0.0.1".parse().unwrap()));
+        let mapped = Ipv6Addr::from([0, 0, 0, 0, 0, 0xffff, 0x0a00, 2]).octets();
+        assert_eq!(ip_addr(AF_INET6, &mapped), Some("10.0.0.2".parse().unwrap()));
+        let v6 = Ipv6Addr::LOCALHOST.octets();
+        assert_eq!(ip_addr(AF_INET6, &v6), Some("::1".parse().unwrap()));
+        assert_eq!(ip_addr(99, &b), None);
     }
 }

@@ -141,20 +141,63 @@ pub fn ring_size(bytes: u64) -> u32 {
     bytes.clamp(4096, 1 << 30).next_power_of_two() as u32
 }
 
+/// The first port list longer than `max`: (its name, its length).
+pub fn too_many_ports(lists: &[(&'static str, &[u16])], max: u32) -> Option<(&'static str, usize)> {
+    lists.iter().find(|(_, ports)| ports.len() > max as usize).map(|(w, p)| (*w, p.len()))
+}
+
+/// Admission settings both objects share (bpf/filters.h): include/exclude port maps and
+/// 1-in-N sampling.
+#[derive(Debug, Clone)]
+pub struct Admission<'a> {
+    pub include_ports: &'a [u16],
+    pub exclude_ports: &'a [u16],
+    pub port_filter_max: u32,
+    sample_rate: u32,
+    use_include: u32,
+    use_exclude: u32,
+}
+
+impl<'a> Admission<'a> {
+    pub fn new(include: &'a [u16], exclude: &'a [u16], max: u32, sample_rate: u32) -> Self {
+        Admission {
+            include_ports: include,
+            exclude_ports: exclude,
+            port_filter_max: max.max(1),
+            sample_rate: sample_rate.max(1),
+            use_include: !include.is_empty() as u32,
+            use_exclude: !exclude.is_empty() as u32,
+        }
+    }
+
+    /// A loader with kernel BTF and the admission globals and map sizes set.
+    pub fn loader<'l>(&'l self, btf: &'l Btf) -> EbpfLoader<'l> {
+        let mut l = EbpfLoader::new();
+        l.btf(Some(btf))
+            .override_global("cfg_sample_rate", &self.sample_rate, true)
+            .override_global("cfg_use_include", &self.use_include, true)
+            .override_global("cfg_use_exclude", &self.use_exclude, true)
+            .map_max_entries("tg_incl_ports", self.port_filter_max)
+            .map_max_entries("tg_excl_ports", self.port_filter_max);
+        l
+    }
+
+    /// Writes the port lists into the loaded object's maps.
+    pub fn fill(&self, ebpf: &mut Ebpf) -> Result<(), LoadError> {
+        fill_ports(ebpf, "tg_incl_ports", self.include_ports)?;
+        fill_ports(ebpf, "tg_excl_ports", self.exclude_ports)
+    }
+}
+
 /// Loads the object with `s` in rodata and attaches every enabled hook.
 pub fn load(s: &LoadSettings) -> Result<ConnProgs, LoadError> {
     ensure_mounts();
     raise_memlock();
     let btf = Btf::from_sys_fs().map_err(LoadError::Btf)?;
-    let use_include = !s.include_ports.is_empty() as u32;
-    let use_exclude = !s.exclude_ports.is_empty() as u32;
+    let adm = Admission::new(&s.include_ports, &s.exclude_ports, s.port_filter_max, s.sample_rate);
     let (rtt, retx, stats) = (s.rtt as u32, s.retransmits as u32, s.stats as u32);
-    let sample_rate = s.sample_rate.max(1);
-    let mut ebpf = EbpfLoader::new()
-        .btf(Some(&btf))
-        .override_global("cfg_sample_rate", &sample_rate, true)
-        .override_global("cfg_use_include", &use_include, true)
-        .override_global("cfg_use_exclude", &use_exclude, true)
+    let mut ebpf = adm
+        .loader(&btf)
         .override_global("cfg_emit_rtt", &rtt, true)
         .override_global("cfg_emit_retransmits", &retx, true)
         .override_global("cfg_emit_stats", &stats, true)
@@ -163,12 +206,9 @@ pub fn load(s: &LoadSettings) -> Result<ConnProgs, LoadError> {
         .override_global("cfg_wakeup_bytes", &s.wakeup_bytes, true)
         .map_max_entries("tg_events", s.ring_bytes)
         .map_max_entries("tg_conns", s.max_connections.max(1))
-        .map_max_entries("tg_incl_ports", s.port_filter_max.max(1))
-        .map_max_entries("tg_excl_ports", s.port_filter_max.max(1))
         .load(CONN_OBJ)
         .map_err(LoadError::Object)?;
-    fill_ports(&mut ebpf, "tg_incl_ports", &s.include_ports)?;
-    fill_ports(&mut ebpf, "tg_excl_ports", &s.exclude_ports)?;
+    adm.fill(&mut ebpf)?;
 
     let mut hooks = Vec::new();
     let state =
@@ -223,13 +263,11 @@ pub fn load(s: &LoadSettings) -> Result<ConnProgs, LoadError> {
         };
         hooks.push(HookReport { hook, feature: "accepting process (server side)", status });
     }
-    for h in &hooks {
-        debug!(hook = h.hook, status = ?h.status, "hook");
-    }
     Ok(ConnProgs { ebpf, btf, hooks })
 }
 
-fn fill_ports(ebpf: &mut Ebpf, name: &'static str, ports: &[u16]) -> Result<(), LoadError> {
+/// Writes `ports` (value 1) into the `HASH<u16, u8>` map `name`.
+pub fn fill_ports(ebpf: &mut Ebpf, name: &'static str, ports: &[u16]) -> Result<(), LoadError> {
     let map = ebpf.map_mut(name).ok_or(LoadError::Map { name, source: None })?;
     let mut map: aya::maps::HashMap<_, u16, u8> =
         aya::maps::HashMap::try_from(map).map_err(|e| LoadError::Map { name, source: Some(e) })?;
@@ -283,7 +321,8 @@ fn attach_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<(), St
     Ok(())
 }
 
-fn attach_classic(ebpf: &mut Ebpf, prog: &str, cat: &str, name: &str) -> Result<(), String> {
+/// Loads program `prog` and attaches it to the classic tracepoint `cat/name`.
+pub fn attach_classic(ebpf: &mut Ebpf, prog: &str, cat: &str, name: &str) -> Result<(), String> {
     let p: &mut TracePoint = program(ebpf, prog)?.try_into().map_err(|e| chain(&e))?;
     p.load().map_err(|e| chain(&e))?;
     if let Err(e) = p.attach(cat, name) {

@@ -9,6 +9,9 @@
 //! - [`abi`]: `#[repr(C)]` mirror of bpf/telegen.h.
 //! - [`existing`]: connections that existed before start (iter/tcp per namespace).
 //! - [`process`]: process attribution helpers (bounded cache, socket inode -> pid).
+//! - [`programs`]: a running capture's object, counters and reader task (both captures).
+//! - [`ringbuf`]: the ring-buffer reader loop (both captures).
+//! - [`payload`]: [`payload::PayloadCapture`], socket payload capture (public API).
 
 pub mod abi;
 pub mod event;
@@ -17,6 +20,8 @@ pub mod loader;
 pub mod payload;
 pub mod probe;
 pub mod process;
+pub mod programs;
+pub mod ringbuf;
 pub mod tcp;
 
 pub use event::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};

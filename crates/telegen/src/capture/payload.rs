@@ -8,9 +8,8 @@
 //! - [`abi`]: `#[repr(C)]` mirror of the payload section of bpf/telegen.h.
 //! - [`decode`]: raw records -> oriented stream events with gaps.
 //!
-//! Reading: the kernel submits with `BPF_RB_NO_WAKEUP` and wakes the reader only past a
-//! fill threshold (a wake-up costs about 12 µs, kernel-facts.md), so the reader drains on
-//! readiness and on a timer (`poll_interval`, 10 ms by default).
+//! Reading: [`super::ringbuf`] drains on readiness (past `wakeup_bytes`) and on a timer
+//! (`poll_interval`, 10 ms by default).
 //!
 //! Every loss is counted: kernel counters (ring full, args map full, scratch busy,
 //! classification misses, ...) and user-space drops (channel full, decode errors) are in
@@ -28,16 +27,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aya::maps::{MapData, PerCpuArray, RingBuf};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
+use aya::maps::{MapData, RingBuf};
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use self::abi::{cnt, RawPayloadEvent};
 use self::decode::{DecodeCounters, Decoder, DecoderConfig};
-use self::kernel::{KernelSettings, PayloadProgs};
+use self::kernel::KernelSettings;
 use super::loader::{self, HookReport, LoadError};
+use super::programs::{self, take_map, Running};
+use super::ringbuf::{self, Drain, Ring};
 use crate::stream::StreamEvent;
 
 /// What to capture and every bound, with defaults.
@@ -196,11 +195,9 @@ struct UserCounters {
 
 /// A running payload capture. Dropping it detaches everything.
 pub struct PayloadCapture {
-    progs: Mutex<Option<PayloadProgs>>,
-    counters: Mutex<Option<PerCpuArray<MapData, u64>>>,
+    running: Running,
     user: Arc<UserCounters>,
     hooks: Vec<HookReport>,
-    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl PayloadCapture {
@@ -213,18 +210,13 @@ impl PayloadCapture {
         if opts.max_payload_bytes > abi::MAX_COPY {
             return Err(PayloadError::PayloadTooLarge(opts.max_payload_bytes));
         }
-        for (which, ports) in [
-            ("include_ports", &opts.include_ports),
+        let lists = [
+            ("include_ports", &opts.include_ports[..]),
             ("exclude_ports", &opts.exclude_ports),
             ("dns_ports", &opts.dns_ports),
-        ] {
-            if ports.len() > opts.port_filter_max as usize {
-                return Err(PayloadError::TooManyPorts {
-                    which,
-                    n: ports.len(),
-                    max: opts.port_filter_max,
-                });
-            }
+        ];
+        if let Some((which, n)) = loader::too_many_ports(&lists, opts.port_filter_max) {
+            return Err(PayloadError::TooManyPorts { which, n, max: opts.port_filter_max });
         }
         let ring_bytes = loader::ring_size(opts.ring_buffer_size);
         let protocols =
@@ -250,18 +242,9 @@ impl PayloadCapture {
         {
             return Err(PayloadError::NoHooks(format!("{hooks:?}")));
         }
-        let take = |ebpf: &mut aya::Ebpf, name: &'static str| {
-            ebpf.take_map(name).ok_or(LoadError::Map { name, source: None })
-        };
-        let ring = RingBuf::try_from(take(&mut progs.ebpf, "tg_pl_events")?)
-            .map_err(|e| LoadError::Map { name: "tg_pl_events", source: Some(e) })?;
-        let counters = PerCpuArray::try_from(take(&mut progs.ebpf, "tg_pl_counters")?)
-            .map_err(|e| LoadError::Map { name: "tg_pl_counters", source: Some(e) })?;
-        let _guard = rt.enter();
-        // SAFETY: the ring buffer owns its fd and moves into the AsyncFd, which keeps it
-        // open until the AsyncFd is dropped.
-        let afd = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-            .map_err(|e| PayloadError::Ring(e.into()))?;
+        let ring = take_map(&mut progs.ebpf, "tg_pl_events")?;
+        let counters = take_map(&mut progs.ebpf, "tg_pl_counters")?;
+        let ring = ringbuf::register(&rt, ring).map_err(PayloadError::Ring)?;
 
         let (tx, rx) = mpsc::channel(opts.channel_capacity.max(1));
         let user = Arc::new(UserCounters::default());
@@ -274,19 +257,12 @@ impl PayloadCapture {
             },
             crate::util::mono_to_unix_offset_ns(),
         );
-        let reader = Reader { decoder, user: user.clone(), tx, out: Vec::new() };
-        let task = rt.spawn(reader.run(afd, opts.poll_interval));
-        for h in &hooks {
-            debug!(hook = h.hook, feature = h.feature, status = ?h.status, "payload capture hook");
-        }
-        let cap = PayloadCapture {
-            progs: Mutex::new(Some(progs)),
-            counters: Mutex::new(Some(counters)),
-            user,
-            hooks,
-            task: Some(task),
-        };
-        Ok((cap, rx))
+        let reader =
+            Reader { decoder, user: user.clone(), tx, out: Vec::new(), clock: Instant::now() };
+        let task = rt.spawn(reader.run(ring, opts.poll_interval));
+        programs::log_hooks("payload", &hooks);
+        let running = Running::new("payload", progs.ebpf, counters, task);
+        Ok((PayloadCapture { running, user, hooks }, rx))
     }
 
     /// What attached and what failed, hook by hook.
@@ -296,21 +272,12 @@ impl PayloadCapture {
 
     /// Kernel ids of the loaded programs (bpftool checks, bpf_stats).
     pub fn program_ids(&self) -> Vec<u32> {
-        let guard = self.progs.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(progs) = guard.as_ref() else { return Vec::new() };
-        progs.ebpf.programs().filter_map(|(_, p)| p.info().ok()).map(|i| i.id()).collect()
+        self.running.program_ids()
     }
 
     /// Kernel and user-space counters.
     pub fn stats(&self) -> PayloadStats {
-        let mut k = [0u64; cnt::MAX as usize];
-        if let Some(c) = self.counters.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            for (i, slot) in k.iter_mut().enumerate() {
-                if let Ok(v) = c.get(&(i as u32), 0) {
-                    *slot = v.iter().sum();
-                }
-            }
-        }
+        let k: [u64; cnt::MAX as usize] = self.running.counters();
         let u = &self.user;
         let d = u.decoder.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let k = |i: u32| k[i as usize];
@@ -345,19 +312,7 @@ impl PayloadCapture {
 
     /// Detaches every program and closes every map now (also done on drop).
     pub fn shutdown(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-        self.counters.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if self.progs.lock().unwrap_or_else(|p| p.into_inner()).take().is_some() {
-            debug!("payload capture detached");
-        }
-    }
-}
-
-impl Drop for PayloadCapture {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.running.shutdown();
     }
 }
 
@@ -370,37 +325,27 @@ struct Reader {
     user: Arc<UserCounters>,
     tx: mpsc::Sender<StreamEvent>,
     out: Vec<StreamEvent>,
+    /// When the clock offset was last refreshed.
+    clock: Instant,
 }
 
 impl Reader {
-    async fn run(mut self, mut afd: AsyncFd<RingBuf<MapData>>, poll: Duration) {
-        let mut tick = tokio::time::interval(poll.max(Duration::from_millis(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut clock = Instant::now();
-        loop {
-            tokio::select! {
-                guard = afd.readable_mut() => match guard {
-                    Ok(mut g) => {
-                        self.drain(g.get_inner_mut());
-                        g.clear_ready();
-                    }
-                    Err(e) => {
-                        warn!(%e, "ring buffer poll failed; timer only");
-                        tick.tick().await;
-                        self.drain(afd.get_mut());
-                    }
-                },
-                _ = tick.tick() => self.drain(afd.get_mut()),
-            }
-            if clock.elapsed() >= CLOCK_REFRESH {
-                clock = Instant::now();
-                self.decoder.set_offset(crate::util::mono_to_unix_offset_ns());
-            }
-            if self.tx.is_closed() {
-                debug!("payload receiver dropped; reader stops");
-                return;
-            }
+    async fn run(mut self, ring: Ring, poll: Duration) {
+        ringbuf::read(&mut self, ring, poll).await;
+    }
+}
+
+impl Drain for Reader {
+    fn keep_going(&mut self) -> bool {
+        if self.clock.elapsed() >= CLOCK_REFRESH {
+            self.clock = Instant::now();
+            self.decoder.set_offset(crate::util::mono_to_unix_offset_ns());
         }
+        if self.tx.is_closed() {
+            debug!("payload receiver dropped; reader stops");
+            return false;
+        }
+        true
     }
 
     fn drain(&mut self, ring: &mut RingBuf<MapData>) {

@@ -2,9 +2,8 @@
 //! connections that already exist ([`super::existing`]), then reads the ring buffer and
 //! sends typed [`ConnEvent`]s into a bounded channel.
 //!
-//! Reading: the kernel submits with `BPF_RB_NO_WAKEUP` and only wakes the reader when
-//! the ring is filled past `wakeup_bytes` (wake-ups are the main cost, see
-//! kernel-facts.md), so the reader drains on readiness *and* every `poll_interval`.
+//! Reading: [`super::ringbuf`] drains on readiness (past `wakeup_bytes`) *and* every
+//! `poll_interval`.
 //!
 //! Every loss is counted: kernel counters (ring full, map full, filtered, sampled out,
 //! ...) and user-space drops (channel full) are in [`TcpCapture::stats`].
@@ -13,21 +12,21 @@
 //! closes every program, link and map, and so does the process dying.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use aya::maps::{MapData, PerCpuArray, RingBuf};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
+use aya::maps::{MapData, RingBuf};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::abi::{self, cnt, RawConnEvent};
 use super::event::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
-use super::loader::{self, ConnProgs, HookReport, HookStatus, LoadError, LoadSettings};
+use super::loader::{self, HookReport, HookStatus, LoadError, LoadSettings};
 use super::process::{proc_comm, socket_owners, ProcessCache};
+use super::programs::{self, take_map, Running};
+use super::ringbuf::{self, Drain, Ring};
 
 /// What to capture and every bound, with defaults.
 #[derive(Debug, Clone)]
@@ -141,11 +140,9 @@ struct UserCounters {
 
 /// A running TCP capture. Dropping it detaches everything.
 pub struct TcpCapture {
-    progs: Mutex<Option<ConnProgs>>,
-    counters: Mutex<Option<PerCpuArray<MapData, u64>>>,
+    running: Running,
     user: Arc<UserCounters>,
     hooks: Vec<HookReport>,
-    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TcpCapture {
@@ -154,16 +151,10 @@ impl TcpCapture {
         opts: TcpCaptureOptions,
     ) -> Result<(TcpCapture, mpsc::Receiver<ConnEvent>), CaptureError> {
         let rt = tokio::runtime::Handle::try_current().map_err(|_| CaptureError::NoRuntime)?;
-        for (which, ports) in
-            [("include_ports", &opts.include_ports), ("exclude_ports", &opts.exclude_ports)]
-        {
-            if ports.len() > opts.port_filter_max as usize {
-                return Err(CaptureError::TooManyPorts {
-                    which,
-                    n: ports.len(),
-                    max: opts.port_filter_max,
-                });
-            }
+        let lists =
+            [("include_ports", &opts.include_ports[..]), ("exclude_ports", &opts.exclude_ports)];
+        if let Some((which, n)) = loader::too_many_ports(&lists, opts.port_filter_max) {
+            return Err(CaptureError::TooManyPorts { which, n, max: opts.port_filter_max });
         }
         let ring_bytes = loader::ring_size(opts.ring_buffer_size);
         let settings = LoadSettings {
@@ -221,23 +212,9 @@ impl TcpCapture {
             });
         }
 
-        let ring_map = progs
-            .ebpf
-            .take_map("tg_events")
-            .ok_or(LoadError::Map { name: "tg_events", source: None })?;
-        let ring = RingBuf::try_from(ring_map)
-            .map_err(|e| LoadError::Map { name: "tg_events", source: Some(e) })?;
-        let counters_map = progs
-            .ebpf
-            .take_map("tg_counters")
-            .ok_or(LoadError::Map { name: "tg_counters", source: None })?;
-        let counters = PerCpuArray::try_from(counters_map)
-            .map_err(|e| LoadError::Map { name: "tg_counters", source: Some(e) })?;
-        let _guard = rt.enter();
-        // SAFETY: the ring buffer owns its fd and moves into the AsyncFd, which keeps it
-        // open until the AsyncFd is dropped.
-        let afd = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-            .map_err(|e| CaptureError::Ring(e.into()))?;
+        let ring = take_map(&mut progs.ebpf, "tg_events")?;
+        let counters = take_map(&mut progs.ebpf, "tg_counters")?;
+        let ring = ringbuf::register(&rt, ring).map_err(CaptureError::Ring)?;
 
         let (tx, rx) = mpsc::channel(opts.channel_capacity.max(1));
         let user = Arc::new(UserCounters::default());
@@ -250,18 +227,10 @@ impl TcpCapture {
             user: user.clone(),
             tx,
         };
-        let task = rt.spawn(reader.run(afd, existing, opts.poll_interval));
-        for h in &hooks {
-            debug!(hook = h.hook, feature = h.feature, status = ?h.status, "tcp capture hook");
-        }
-        let cap = TcpCapture {
-            progs: Mutex::new(Some(progs)),
-            counters: Mutex::new(Some(counters)),
-            user,
-            hooks,
-            task: Some(task),
-        };
-        Ok((cap, rx))
+        let task = rt.spawn(reader.run(ring, existing, opts.poll_interval));
+        programs::log_hooks("tcp", &hooks);
+        let running = Running::new("tcp", progs.ebpf, counters, task);
+        Ok((TcpCapture { running, user, hooks }, rx))
     }
 
     /// What attached, what fell back to a classic tracepoint, what failed.
@@ -271,21 +240,12 @@ impl TcpCapture {
 
     /// Kernel ids of the loaded programs (to check with bpftool that they are gone).
     pub fn program_ids(&self) -> Vec<u32> {
-        let guard = self.progs.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(progs) = guard.as_ref() else { return Vec::new() };
-        progs.ebpf.programs().filter_map(|(_, p)| p.info().ok()).map(|i| i.id()).collect()
+        self.running.program_ids()
     }
 
     /// Kernel and user-space counters.
     pub fn stats(&self) -> CaptureStats {
-        let mut k = [0u64; cnt::MAX as usize];
-        if let Some(c) = self.counters.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            for (i, slot) in k.iter_mut().enumerate() {
-                if let Ok(v) = c.get(&(i as u32), 0) {
-                    *slot = v.iter().sum();
-                }
-            }
-        }
+        let k: [u64; cnt::MAX as usize] = self.running.counters();
         let u = &self.user;
         CaptureStats {
             kernel_events: k[cnt::EVENTS as usize],
@@ -306,19 +266,7 @@ impl TcpCapture {
 
     /// Detaches every program and closes every map now (also done on drop).
     pub fn shutdown(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-        self.counters.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if self.progs.lock().unwrap_or_else(|p| p.into_inner()).take().is_some() {
-            debug!("tcp capture detached");
-        }
-    }
-}
-
-impl Drop for TcpCapture {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.running.shutdown();
     }
 }
 
@@ -335,35 +283,9 @@ struct Reader {
 }
 
 impl Reader {
-    async fn run(
-        mut self,
-        mut afd: AsyncFd<RingBuf<MapData>>,
-        existing: Vec<RawConnEvent>,
-        poll: Duration,
-    ) {
+    async fn run(mut self, ring: Ring, existing: Vec<RawConnEvent>, poll: Duration) {
         self.report_existing(existing).await;
-        let mut tick = tokio::time::interval(poll.max(Duration::from_millis(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                guard = afd.readable_mut() => match guard {
-                    Ok(mut g) => {
-                        self.drain(g.get_inner_mut());
-                        g.clear_ready();
-                    }
-                    Err(e) => {
-                        warn!(%e, "ring buffer poll failed; timer only");
-                        tick.tick().await;
-                        self.drain(afd.get_mut());
-                    }
-                },
-                _ = tick.tick() => self.drain(afd.get_mut()),
-            }
-            if self.tx.is_closed() {
-                debug!("event receiver dropped; reader stops");
-                return;
-            }
-        }
+        ringbuf::read(&mut self, ring, poll).await;
     }
 
     async fn report_existing(&mut self, recs: Vec<RawConnEvent>) {
@@ -389,34 +311,6 @@ impl Reader {
                 self.owners.clear();
             }
             self.owners.insert(conn_id, p);
-        }
-    }
-
-    fn drain(&mut self, ring: &mut RingBuf<MapData>) {
-        while let Some(item) = ring.next() {
-            self.user.received.fetch_add(1, Ordering::Relaxed);
-            let Some(raw) = RawConnEvent::from_bytes(&item) else {
-                self.user.decode_errors.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            drop(item);
-            if raw.kind == abi::ev::EXISTING && raw.sock_ino != 0 {
-                // Found late by the kernel: look the owner up (one /proc scan).
-                let owners = socket_owners(&HashSet::from([raw.sock_ino]));
-                if let Some(&pid) = owners.get(&raw.sock_ino) {
-                    self.remember_owner(raw.conn_id, pid);
-                }
-            }
-            let Some(ev) = self.decode(&raw) else {
-                self.user.decode_errors.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            if raw.kind == abi::ev::CLOSE {
-                self.owners.remove(&raw.conn_id);
-            }
-            if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(ev) {
-                self.user.dropped.fetch_add(1, Ordering::Relaxed);
-            }
         }
     }
 
@@ -461,6 +355,44 @@ impl Reader {
     }
 }
 
+impl Drain for Reader {
+    fn drain(&mut self, ring: &mut RingBuf<MapData>) {
+        while let Some(item) = ring.next() {
+            self.user.received.fetch_add(1, Ordering::Relaxed);
+            let Some(raw) = RawConnEvent::from_bytes(&item) else {
+                self.user.decode_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            drop(item);
+            if raw.kind == abi::ev::EXISTING && raw.sock_ino != 0 {
+                // Found late by the kernel: look the owner up (one /proc scan).
+                let owners = socket_owners(&HashSet::from([raw.sock_ino]));
+                if let Some(&pid) = owners.get(&raw.sock_ino) {
+                    self.remember_owner(raw.conn_id, pid);
+                }
+            }
+            let Some(ev) = self.decode(&raw) else {
+                self.user.decode_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            if raw.kind == abi::ev::CLOSE {
+                self.owners.remove(&raw.conn_id);
+            }
+            if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(ev) {
+                self.user.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn keep_going(&mut self) -> bool {
+        if self.tx.is_closed() {
+            debug!("event receiver dropped; reader stops");
+            return false;
+        }
+        true
+    }
+}
+
 fn decode_error(e: u8) -> Option<ConnError> {
     Some(match e {
         abi::err::REFUSED => ConnError::Refused,
@@ -473,19 +405,14 @@ fn decode_error(e: u8) -> Option<ConnError> {
 
 /// Local and remote address; IPv4-mapped IPv6 addresses are reported as IPv4.
 pub fn decode_addrs(r: &RawConnEvent) -> Option<(SocketAddr, SocketAddr)> {
-    let ip = |b: &[u8; 16]| -> Option<IpAddr> {
-        match r.family {
-            abi::AF_INET => Some(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
-            abi::AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*b)).to_canonical()),
-            _ => None,
-        }
-    };
+    let ip = |b: &[u8; 16]| abi::ip_addr(r.family, b);
     Some((SocketAddr::new(ip(&r.saddr)?, r.sport), SocketAddr::new(ip(&r.daddr)?, r.dport)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv6Addr;
 
     #[test]
     fn addresses_decode_and_mapped_v4_is_canonical() {

@@ -1,8 +1,12 @@
 //! `#[repr(C)]` mirror of the payload section of bpf/telegen.h (`struct tg_pl_event`,
 //! `struct tg_pl_conn`, the enums and counters). Sizes and offsets are checked at compile
-//! time against the C layout; change both files together.
+//! time against the C layout; change both files together. What both sections share
+//! (address families, `enum tg_role`, comm) lives in [`crate::capture::abi`].
 
-use std::mem::{offset_of, size_of};
+use std::mem::size_of;
+
+use crate::capture::abi::{assert_layout, comm_to_string, read_record};
+pub use crate::capture::abi::{role, AF_INET, AF_INET6, COMM_LEN};
 
 /// `TG_PL_MAX_COPY`: hard cap of payload bytes per event.
 pub const MAX_COPY: u32 = 16384;
@@ -70,13 +74,6 @@ pub mod flag {
     pub const SCRATCH_BUSY: u8 = 0x10;
 }
 
-/// `enum tg_role` (shared with the connection events).
-pub mod role {
-    pub const UNKNOWN: u8 = 0;
-    pub const CLIENT: u8 = 1;
-    pub const SERVER: u8 = 2;
-}
-
 /// `enum tg_pl_counter`: indexes of the `tg_pl_counters` PERCPU_ARRAY.
 pub mod cnt {
     pub const EVENTS: u32 = 0;
@@ -98,10 +95,6 @@ pub mod cnt {
     pub const CLASSIFIED: u32 = 16;
     pub const MAX: u32 = 17;
 }
-
-pub const AF_INET: u16 = 2;
-pub const AF_INET6: u16 = 10;
-pub const COMM_LEN: usize = 16;
 
 /// `struct tg_pl_event` (128 bytes); `copied` payload bytes follow it in the record.
 #[repr(C)]
@@ -165,54 +158,53 @@ unsafe impl aya::Pod for RawPayloadConn {}
 
 pub const HEADER_LEN: usize = size_of::<RawPayloadEvent>();
 
-const _: () = {
-    assert!(size_of::<RawPayloadEvent>() == 128);
-    assert!(offset_of!(RawPayloadEvent, enter_ns) == 0);
-    assert!(offset_of!(RawPayloadEvent, exit_ns) == 8);
-    assert!(offset_of!(RawPayloadEvent, conn_id) == 16);
-    assert!(offset_of!(RawPayloadEvent, bytes) == 24);
-    assert!(offset_of!(RawPayloadEvent, total_tx) == 32);
-    assert!(offset_of!(RawPayloadEvent, total_rx) == 40);
-    assert!(offset_of!(RawPayloadEvent, pid) == 48);
-    assert!(offset_of!(RawPayloadEvent, tid) == 52);
-    assert!(offset_of!(RawPayloadEvent, copied) == 56);
-    assert!(offset_of!(RawPayloadEvent, netns) == 60);
-    assert!(offset_of!(RawPayloadEvent, saddr) == 64);
-    assert!(offset_of!(RawPayloadEvent, daddr) == 80);
-    assert!(offset_of!(RawPayloadEvent, sport) == 96);
-    assert!(offset_of!(RawPayloadEvent, dport) == 98);
-    assert!(offset_of!(RawPayloadEvent, family) == 100);
-    assert!(offset_of!(RawPayloadEvent, kind) == 102);
-    assert!(offset_of!(RawPayloadEvent, dir) == 103);
-    assert!(offset_of!(RawPayloadEvent, l4) == 104);
-    assert!(offset_of!(RawPayloadEvent, role) == 105);
-    assert!(offset_of!(RawPayloadEvent, proto) == 106);
-    assert!(offset_of!(RawPayloadEvent, op) == 107);
-    assert!(offset_of!(RawPayloadEvent, flags) == 108);
-    assert!(offset_of!(RawPayloadEvent, comm) == 112);
-    assert!(size_of::<RawPayloadConn>() == 96);
-    assert!(offset_of!(RawPayloadConn, netns) == 52);
-    assert!(offset_of!(RawPayloadConn, laddr) == 56);
-    assert!(offset_of!(RawPayloadConn, raddr) == 72);
-    assert!(offset_of!(RawPayloadConn, lport) == 88);
-    assert!(offset_of!(RawPayloadConn, addr_cached) == 94);
-    assert!(offset_of!(RawPayloadConn, peer_addr) == 32);
-    assert!(offset_of!(RawPayloadConn, peer_port) == 48);
-    assert!(offset_of!(RawPayloadConn, pid) == 24);
-    assert!(offset_of!(RawPayloadConn, role) == 28);
-    assert!(offset_of!(RawPayloadConn, flags) == 31);
-};
+assert_layout!(
+    RawPayloadEvent,
+    128,
+    enter_ns = 0,
+    exit_ns = 8,
+    conn_id = 16,
+    bytes = 24,
+    total_tx = 32,
+    total_rx = 40,
+    pid = 48,
+    tid = 52,
+    copied = 56,
+    netns = 60,
+    saddr = 64,
+    daddr = 80,
+    sport = 96,
+    dport = 98,
+    family = 100,
+    kind = 102,
+    dir = 103,
+    l4 = 104,
+    role = 105,
+    proto = 106,
+    op = 107,
+    flags = 108,
+    comm = 112,
+);
+assert_layout!(
+    RawPayloadConn,
+    96,
+    pid = 24,
+    role = 28,
+    flags = 31,
+    peer_addr = 32,
+    peer_port = 48,
+    netns = 52,
+    laddr = 56,
+    raddr = 72,
+    lport = 88,
+    addr_cached = 94,
+);
 
 impl RawPayloadEvent {
     /// Splits one ring-buffer record into header and payload; None when the record is
     /// shorter than the header plus the `copied` bytes it announces.
     pub fn parse(buf: &[u8]) -> Option<(Self, &[u8])> {
-        if buf.len() < HEADER_LEN {
-            return None;
-        }
-        // SAFETY: length checked; the type is POD, so any bytes are a valid value;
-        // read_unaligned copes with any alignment of the record.
-        let hdr: Self = unsafe { std::ptr::read_unaligned(buf.as_ptr() as *const Self) };
+        let hdr: Self = read_record(buf)?;
         let end = HEADER_LEN.checked_add(hdr.copied as usize)?;
         let data = buf.get(HEADER_LEN..end)?;
         Some((hdr, data))
@@ -220,8 +212,7 @@ impl RawPayloadEvent {
 
     /// The command name up to its NUL.
     pub fn comm_str(&self) -> String {
-        let end = self.comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
-        String::from_utf8_lossy(&self.comm[..end]).into_owned()
+        comm_to_string(&self.comm)
     }
 
     /// Serialises the header followed by `data` (tests and replays of raw records).

@@ -17,10 +17,11 @@
 //! every eviction is counted.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::abi::{self, RawPayloadEvent};
+use crate::capture::abi::ip_addr;
 use crate::capture::process::ProcessCache;
 use crate::capture::ProcessInfo;
 use crate::stream::{ConnKey, Direction, Observer, Payload, StreamEvent, Transport};
@@ -77,14 +78,6 @@ pub struct Decoder {
     processes: ProcessCache,
     tick: u64,
     pub counters: DecodeCounters,
-}
-
-fn ip(family: u16, b: &[u8; 16]) -> Option<IpAddr> {
-    match family {
-        abi::AF_INET => Some(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
-        abi::AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*b)).to_canonical()),
-        _ => None,
-    }
 }
 
 fn mix64(mut x: u64) -> u64 {
@@ -194,7 +187,8 @@ impl Decoder {
 
     /// Decodes one record, appending its stream events to `out`.
     pub fn decode(&mut self, h: &RawPayloadEvent, data: &[u8], out: &mut Vec<StreamEvent>) {
-        let (Some(lip), Some(rip)) = (ip(h.family, &h.saddr), ip(h.family, &h.daddr)) else {
+        let (Some(lip), Some(rip)) = (ip_addr(h.family, &h.saddr), ip_addr(h.family, &h.daddr))
+        else {
             self.counters.malformed += 1;
             return;
         };

@@ -2,12 +2,9 @@
 //! the kernel does not let us hook loses only that syscall's payloads, reported in the
 //! hook list. Only classic tracepoints are used (see bpf/payload.bpf.c for why).
 
-use aya::maps::HashMap as BpfHashMap;
-use aya::programs::TracePoint;
-use aya::{Btf, Ebpf, EbpfLoader};
-use tracing::debug;
+use aya::{Btf, Ebpf};
 
-use crate::capture::loader::{self, chain, HookReport, HookStatus, LoadError};
+use crate::capture::loader::{self, Admission, HookReport, HookStatus, LoadError};
 
 /// The compiled payload programs (rebuilt by `cargo xtask bpf`).
 pub static PAYLOAD_OBJ: &[u8] = aya::include_bytes_aligned!("../../../../../bpf/obj/payload.bpf.o");
@@ -73,66 +70,36 @@ pub fn load(s: &KernelSettings) -> Result<PayloadProgs, LoadError> {
     loader::raise_memlock();
     let btf = Btf::from_sys_fs().map_err(LoadError::Btf)?;
     let cpus = aya::util::nr_cpus().map(|n| n as u32).unwrap_or(256).max(1);
-    let use_include = !s.include_ports.is_empty() as u32;
-    let use_exclude = !s.exclude_ports.is_empty() as u32;
+    let adm = Admission::new(&s.include_ports, &s.exclude_ports, s.port_filter_max, s.sample_rate);
     let dns_max = (s.dns_ports.len() as u32).max(64);
-    let mut ebpf = EbpfLoader::new()
-        .btf(Some(&btf))
+    let mut ebpf = adm
+        .loader(&btf)
         .override_global("cfg_max_payload", &s.max_payload, true)
         .override_global("cfg_classify_bytes", &s.classify_bytes, true)
         .override_global("cfg_protocols", &s.protocols, true)
-        .override_global("cfg_sample_rate", &s.sample_rate, true)
-        .override_global("cfg_use_include", &use_include, true)
-        .override_global("cfg_use_exclude", &use_exclude, true)
         .override_global("cfg_ignore_tgid", &s.ignore_tgid, true)
         .override_global("cfg_wakeup_bytes", &s.wakeup_bytes, true)
         .map_max_entries("tg_pl_events", s.ring_bytes)
         .map_max_entries("tg_pl_conns", s.max_connections.max(1))
         .map_max_entries("tg_pl_args", s.max_inflight_syscalls.max(1))
         .map_max_entries("tg_pl_scratch", cpus)
-        .map_max_entries("tg_incl_ports", s.port_filter_max.max(1))
-        .map_max_entries("tg_excl_ports", s.port_filter_max.max(1))
         .map_max_entries("tg_dns_ports", dns_max)
         .load(PAYLOAD_OBJ)
         .map_err(LoadError::Object)?;
-    fill_ports(&mut ebpf, "tg_incl_ports", &s.include_ports)?;
-    fill_ports(&mut ebpf, "tg_excl_ports", &s.exclude_ports)?;
-    fill_ports(&mut ebpf, "tg_dns_ports", &s.dns_ports)?;
+    adm.fill(&mut ebpf)?;
+    loader::fill_ports(&mut ebpf, "tg_dns_ports", &s.dns_ports)?;
 
     let mut hooks = Vec::with_capacity(HOOKS.len());
     for &(prog, hook, feature) in HOOKS {
         let (cat, name) = hook.split_once('/').expect("hook names are category/name");
-        let status = match attach(&mut ebpf, prog, cat, name) {
+        let status = match loader::attach_classic(&mut ebpf, prog, cat, name) {
             Ok(()) => HookStatus::ClassicOnly,
             Err(error) => {
                 tracing::warn!(hook, %error, "payload hook refused");
                 HookStatus::Failed { error }
             }
         };
-        debug!(hook, ?status, "payload hook");
         hooks.push(HookReport { hook, feature, status });
     }
     Ok(PayloadProgs { ebpf, hooks })
-}
-
-fn fill_ports(ebpf: &mut Ebpf, name: &'static str, ports: &[u16]) -> Result<(), LoadError> {
-    let map = ebpf.map_mut(name).ok_or(LoadError::Map { name, source: None })?;
-    let mut map: BpfHashMap<_, u16, u8> =
-        BpfHashMap::try_from(map).map_err(|e| LoadError::Map { name, source: Some(e) })?;
-    for p in ports {
-        map.insert(p, 1, 0).map_err(|e| LoadError::Map { name, source: Some(e) })?;
-    }
-    Ok(())
-}
-
-fn attach(ebpf: &mut Ebpf, prog: &str, cat: &str, name: &str) -> Result<(), String> {
-    let p =
-        ebpf.program_mut(prog).ok_or_else(|| format!("program {prog} missing from the object"))?;
-    let p: &mut TracePoint = p.try_into().map_err(|e| chain(&e))?;
-    p.load().map_err(|e| chain(&e))?;
-    if let Err(e) = p.attach(cat, name) {
-        let _ = p.unload();
-        return Err(chain(&e));
-    }
-    Ok(())
 }
