@@ -21,23 +21,18 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "telegen.h"
+#include "filters.h"
+#include "sock.h"
 #include "task.h"
+#include "tp_ctx.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define TCP_ESTABLISHED_ 1
-#define TCP_SYN_SENT_ 2
-#define TCP_SYN_RECV_ 3
-#define TCP_CLOSE_ 7
-#define IPPROTO_TCP_ 6
 #define ECONNRESET_ 104
 #define ETIMEDOUT_ 110
 #define ECONNREFUSED_ 111
 
-/* Load-time settings (user space overrides them before loading). */
-const volatile __u32 cfg_sample_rate = 1;
-const volatile __u32 cfg_use_include = 0;
-const volatile __u32 cfg_use_exclude = 0;
+/* Load-time settings (user space overrides them before loading; admission: filters.h). */
 const volatile __u32 cfg_emit_rtt = 1;
 const volatile __u32 cfg_emit_retransmits = 1;
 const volatile __u32 cfg_emit_stats = 1;
@@ -64,78 +59,11 @@ struct {
 	__type(value, __u64);
 } tg_counters SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u16);
-	__type(value, __u8);
-} tg_incl_ports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u16);
-	__type(value, __u8);
-} tg_excl_ports SEC(".maps");
-
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&tg_counters, &idx);
 	if (v)
 		*v += 1;
-}
-
-static __always_inline __u64 mix64(__u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-/* 1 in cfg_sample_rate connections, decided by a hash of the connection id. */
-static __always_inline int sampled_in(__u64 conn_id)
-{
-	__u32 rate = cfg_sample_rate;
-	if (rate <= 1)
-		return 1;
-	return mix64(conn_id) % rate == 0;
-}
-
-static __always_inline int port_listed(void *map, __u16 port)
-{
-	return port && bpf_map_lookup_elem(map, &port) != 0;
-}
-
-/* 1 when the ports pass include/exclude (either side matching counts). */
-static __always_inline int ports_pass(__u16 lport, __u16 rport)
-{
-	if (cfg_use_exclude &&
-	    (port_listed(&tg_excl_ports, lport) || port_listed(&tg_excl_ports, rport)))
-		return 0;
-	if (cfg_use_include &&
-	    !(port_listed(&tg_incl_ports, lport) || port_listed(&tg_incl_ports, rport)))
-		return 0;
-	return 1;
-}
-
-/* inet_sport, not skc_num: tcp_set_state(CLOSE) clears inet_num before the tracepoint. */
-static __always_inline __u16 sk_lport(const struct sock *sk)
-{
-	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-}
-
-static __always_inline __u16 sk_rport(const struct sock *sk)
-{
-	return bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-}
-
-/* Fallback id when no socket cookie can be had (classic tracepoints). */
-static __always_inline __u64 ptr_id(const struct sock *sk)
-{
-	return mix64((__u64)sk ^ bpf_ktime_get_ns()) | (1ULL << 63);
 }
 
 static __always_inline void submit(struct tg_conn_event *e)
@@ -175,6 +103,22 @@ static __always_inline void data_bytes(const struct sock *sk, __u8 role, int sta
 	*received = rcvd;
 }
 
+/* The socket's addresses, ports, namespace and counters into a zeroed event. */
+static __always_inline void fill_sock(struct tg_conn_event *e, const struct sock *sk, __u8 role,
+				      int state)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	e->family = sk_addrs(sk, &e->saddr, &e->daddr);
+	e->sport = sk_lport(sk);
+	e->dport = sk_rport(sk);
+	e->netns = sk_netns(sk);
+	data_bytes(sk, role, state, &e->bytes_sent, &e->bytes_received);
+	e->segs_in = BPF_CORE_READ(tp, segs_in);
+	e->segs_out = BPF_CORE_READ(tp, segs_out);
+	e->retransmits = BPF_CORE_READ(tp, total_retrans);
+	e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+}
+
 /* Reserve and fill an event from the socket and its state. NULL when the ring is full. */
 static __always_inline struct tg_conn_event *
 fill_st(const struct sock *sk, const struct tg_conn_state *st, __u8 type, __u64 ts, int state)
@@ -185,25 +129,9 @@ fill_st(const struct sock *sk, const struct tg_conn_state *st, __u8 type, __u64 
 		return 0;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	e->ts_ns = ts;
 	e->type = type;
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (e->family == TG_AF_INET6) {
-		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	} else {
-		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
-	}
-	e->sport = sk_lport(sk);
-	e->dport = sk_rport(sk);
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	data_bytes(sk, st ? st->role : TG_ROLE_UNKNOWN, state, &e->bytes_sent, &e->bytes_received);
-	e->segs_in = BPF_CORE_READ(tp, segs_in);
-	e->segs_out = BPF_CORE_READ(tp, segs_out);
-	e->retransmits = BPF_CORE_READ(tp, total_retrans);
-	e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	fill_sock(e, sk, st ? st->role : TG_ROLE_UNKNOWN, state);
 	if (st) {
 		e->conn_id = st->conn_id;
 		e->pid = st->pid;
@@ -263,7 +191,8 @@ create_state(const struct sock *sk, __u64 conn_id, __u8 role, __u8 flags, int wi
 /* Admission of a new connection: filters and sampling (counted once, here). */
 static __always_inline int admit(const struct sock *sk, __u64 conn_id, int count_drops)
 {
-	if (!ports_pass(sk_lport(sk), sk_rport(sk))) {
+	__u16 lport = sk_lport(sk), rport = sk_rport(sk);
+	if (ports_excluded(lport, rport) || !ports_included(lport, rport)) {
 		if (count_drops)
 			count(TG_CNT_FILTERED);
 		return 0;
@@ -511,18 +440,7 @@ int BPF_PROG(tg_btf_rst_tx, const struct sock *sk, const struct sk_buff *skb, in
 	return on_reset(launder(sk), TG_F_RST_TX);
 }
 
-/* ---- classic tracepoint programs (fallback); contexts from events/<cat>/<name>/format ---- */
-
-struct tg_tp_state_ctx {
-	__u64 _common;
-	const void *skaddr;
-	int oldstate;
-	int newstate;
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u16 protocol;
-};
+/* ---- classic tracepoint programs (fallback); contexts in tp_ctx.h ---- */
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int tg_tp_state(struct tg_tp_state_ctx *ctx)
@@ -534,52 +452,17 @@ int tg_tp_state(struct tg_tp_state_ctx *ctx)
 	return on_state(sk, ctx->oldstate, ctx->newstate, cookie);
 }
 
-struct tg_tp_probe_ctx {
-	__u64 _common;
-	__u8 saddr[28];
-	__u8 daddr[28];
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u16 _pad;
-	__u32 mark;
-	__u16 data_len;
-	__u16 _pad2;
-	__u32 snd_nxt;
-	__u32 snd_una;
-	__u32 snd_cwnd;
-	__u32 ssthresh;
-	__u32 snd_wnd;
-	__u32 srtt;
-	__u32 rcv_wnd;
-	__u32 _pad3;
-	__u64 sock_cookie;
-	const void *skbaddr;
-	const void *skaddr;
-};
-
 SEC("tracepoint/tcp/tcp_probe")
 int tg_tp_probe(struct tg_tp_probe_ctx *ctx)
 {
 	return on_probe(ctx->skaddr, ctx->sock_cookie);
 }
 
-struct tg_tp_retx_ctx {
-	__u64 _common;
-	const void *skbaddr;
-	const void *skaddr;
-};
-
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int tg_tp_retx(struct tg_tp_retx_ctx *ctx)
 {
 	return on_retransmit(ctx->skaddr);
 }
-
-struct tg_tp_rst_rx_ctx {
-	__u64 _common;
-	const void *skaddr;
-};
 
 SEC("tracepoint/tcp/tcp_receive_reset")
 int tg_tp_rst_rx(struct tg_tp_rst_rx_ctx *ctx)
@@ -592,12 +475,6 @@ int tg_tp_rst_tx(struct tg_tp_retx_ctx *ctx)
 {
 	return on_reset(ctx->skaddr, TG_F_RST_TX);
 }
-
-struct tg_tp_sys_exit_ctx {
-	__u64 _common;
-	long id;
-	long ret;
-};
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int tg_tp_accept4(struct tg_tp_sys_exit_ctx *ctx)
@@ -639,22 +516,7 @@ int tg_iter_tcp(struct bpf_iter__tcp *ctx)
 	rec.ts_ns = st->start_ns;
 	rec.type = TG_EV_EXISTING;
 	rec.conn_id = cookie;
-	rec.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (rec.family == TG_AF_INET6) {
-		BPF_CORE_READ_INTO(&rec.saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&rec.daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	} else {
-		BPF_CORE_READ_INTO((__u32 *)rec.saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)rec.daddr, sk, __sk_common.skc_daddr);
-	}
-	rec.sport = sk_lport(sk);
-	rec.dport = sk_rport(sk);
-	rec.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	data_bytes(sk, TG_ROLE_UNKNOWN, TCP_ESTABLISHED_, &rec.bytes_sent, &rec.bytes_received);
-	rec.segs_in = BPF_CORE_READ(tp, segs_in);
-	rec.segs_out = BPF_CORE_READ(tp, segs_out);
-	rec.retransmits = BPF_CORE_READ(tp, total_retrans);
-	rec.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	fill_sock(&rec, sk, TG_ROLE_UNKNOWN, TCP_ESTABLISHED_);
 	struct socket *so = BPF_CORE_READ(sk, sk_socket);
 	if (so)
 		rec.sock_ino = BPF_CORE_READ(so, file, f_inode, i_ino);
