@@ -7,6 +7,12 @@
 //! SEAM (owned by the lead; change only together with the agent crate):
 //! - [`Direction`], [`record::Record`] and its variants, [`session::ConnParser`]'s methods,
 //!   [`Limits`], [`stats::ParseStats`].
+//!
+//! Layout: [`detect`] (probes: Certain / Unsure / NotForUs), one module per protocol
+//! ([`http1`], [`http2`], [`dns`]), each with pure parsing functions returning the
+//! `#[must_use]` [`status::Status`], a per-direction stream state machine and a matcher;
+//! [`session`] ties them together; [`route`] derives `http.route`; [`fuzzing`] holds the
+//! fuzz target bodies shared by `fuzz/` and `tests/fuzz_smoke.rs`.
 
 pub mod detect;
 pub mod dns;
