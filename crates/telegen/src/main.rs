@@ -134,12 +134,19 @@ fn load_config(path: Option<&std::path::Path>) -> Result<telegen::config::Config
 fn print_probe_report() -> bool {
     use telegen::capture::probe::{core_ok, probe_kernel};
     if !telegen::util::is_root() {
-        eprintln!("telegen check: not running as root; most probes will fail for lack of privileges");
+        eprintln!(
+            "telegen check: not running as root; most probes will fail for lack of privileges"
+        );
     }
     let results = probe_kernel();
     println!("{:<18} {:<8} enables", "hook", "result");
     for r in &results {
-        println!("{:<18} {:<8} {}", r.hook, if r.works { "works" } else { "REFUSED" }, r.enables.join(", "));
+        println!(
+            "{:<18} {:<8} {}",
+            r.hook,
+            if r.works { "works" } else { "REFUSED" },
+            r.enables.join(", ")
+        );
         if !r.works {
             println!("{:<18} {:<8} ({})", "", "", r.detail);
         }

@@ -44,8 +44,14 @@ pub struct ReplaySummary {
 
 /// Replays `file` and hands every record to `emit`; the pure pipeline, used by the CLI
 /// and by tests.
-pub fn replay_with(file: &Path, eff: &Effective, progress: bool, emit: &mut dyn FnMut(Signal)) -> Result<ReplaySummary> {
-    let mut source = PcapReplaySource::open(file, ReplayConfig::default()).with_context(|| format!("replaying {}", file.display()))?;
+pub fn replay_with(
+    file: &Path,
+    eff: &Effective,
+    progress: bool,
+    emit: &mut dyn FnMut(Signal),
+) -> Result<ReplaySummary> {
+    let mut source = PcapReplaySource::open(file, ReplayConfig::default())
+        .with_context(|| format!("replaying {}", file.display()))?;
     let mut reg = Registry::default();
     let telemetry = SelfTelemetry::register(&mut reg);
     let meter = opentelemetry::global::meter("telegen-replay");
@@ -115,7 +121,8 @@ fn progress_bar(wanted: bool, total: Option<u64>) -> Option<indicatif::ProgressB
     if !wanted || !std::io::stderr().is_terminal() {
         return None;
     }
-    let b = indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::stderr());
+    let b =
+        indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::stderr());
     b.set_style(
         indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -150,13 +157,18 @@ pub fn replay(file: &Path, cfg: Config, format: Format, progress: bool) -> Resul
             let settings = crate::run::otlp_settings(&eff).context(
                 "--format otlp needs an OTLP endpoint (agent.exporters.otlp.endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)",
             )?;
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?;
             rt.block_on(async {
                 let sink = OtlpSink::start(&settings, true, true, telemetry.clone())?;
                 let mut fan = Fanout::default();
                 let sink = std::sync::Arc::new(sink);
                 fan.push(Box::new(ArcSink(sink.clone())));
-                let s = tokio::task::block_in_place(|| replay_with(file, &eff, progress, &mut |sig| fan.send(&sig)))?;
+                let s = tokio::task::block_in_place(|| {
+                    replay_with(file, &eff, progress, &mut |sig| fan.send(&sig))
+                })?;
                 drop(fan);
                 if let Ok(sink) = std::sync::Arc::try_unwrap(sink) {
                     sink.shutdown(Duration::from_secs(10)).await;
@@ -200,7 +212,8 @@ fn print_summary(s: &ReplaySummary, took: Duration, t: &SelfTelemetry) {
         s.malformed_packets,
         s.filtered_events,
     );
-    let dropped = t.dropped_value("otlp_traces", "queue_full") + t.dropped_value("otlp_logs", "queue_full");
+    let dropped =
+        t.dropped_value("otlp_traces", "queue_full") + t.dropped_value("otlp_logs", "queue_full");
     if dropped > 0 {
         eprintln!("replay: {dropped} records dropped by the OTLP queue");
     }

@@ -43,7 +43,9 @@ fn dig(ns: &NetnsPair, args: &[&str]) -> String {
 }
 
 fn queries<'a>(recs: &'a [Value], name: &str) -> Vec<&'a Value> {
-    recs.iter().filter(|r| r["name"] == "dns.query" && r["attributes"]["dns.question.name"] == name).collect()
+    recs.iter()
+        .filter(|r| r["name"] == "dns.query" && r["attributes"]["dns.question.name"] == name)
+        .collect()
 }
 
 const PY_TWO_IN_FLIGHT: &str = r#"
@@ -68,10 +70,31 @@ fn dnsmasq_queries_from_dig_getent_python_and_timeouts() {
     let server4 = ns.ip4(Side::B).to_string();
     let server6 = ns.ip6(Side::B).to_string();
     let dnsmasq = Command::new("ip")
-        .args(["netns", "exec", ns.name(Side::B), "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts"])
-        .args(["--bind-interfaces", &format!("--listen-address={server4},{server6}"), "--port=53", "--user=root"])
-        .args(["--local=/test.example/", "--address=/a.test.example/10.1.2.3", "--host-record=v6.test.example,fd00::1234"])
-        .args(["--host-record=www.test.example,10.9.9.9", "--cname=alias.test.example,www.test.example"])
+        .args([
+            "netns",
+            "exec",
+            ns.name(Side::B),
+            "dnsmasq",
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+        ])
+        .args([
+            "--bind-interfaces",
+            &format!("--listen-address={server4},{server6}"),
+            "--port=53",
+            "--user=root",
+        ])
+        .args([
+            "--local=/test.example/",
+            "--address=/a.test.example/10.1.2.3",
+            "--host-record=v6.test.example,fd00::1234",
+        ])
+        .args([
+            "--host-record=www.test.example,10.9.9.9",
+            "--cname=alias.test.example,www.test.example",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -88,7 +111,11 @@ fn dnsmasq_queries_from_dig_getent_python_and_timeouts() {
     });
     let etc = std::path::PathBuf::from(format!("/etc/netns/{}", ns.name(Side::A)));
     std::fs::create_dir_all(&etc).unwrap();
-    std::fs::write(etc.join("resolv.conf"), format!("nameserver {server4}\noptions attempts:1 timeout:2\n")).unwrap();
+    std::fs::write(
+        etc.join("resolv.conf"),
+        format!("nameserver {server4}\noptions attempts:1 timeout:2\n"),
+    )
+    .unwrap();
     let _resolv = NetnsResolvConf(etc);
 
     let agent = Agent::start("  network:\n    dns:\n      timeout: 1s\n");
@@ -96,30 +123,54 @@ fn dnsmasq_queries_from_dig_getent_python_and_timeouts() {
     prom.wait_for("up", Duration::from_secs(30), |v| v == 1.0);
     // Wait for dnsmasq to answer before the scripted queries.
     let t0 = Instant::now();
-    while !dig(&ns, &[&format!("@{server4}"), "+short", "ready.a.test.example"]).contains("10.1.2.3") {
+    while !dig(&ns, &[&format!("@{server4}"), "+short", "ready.a.test.example"])
+        .contains("10.1.2.3")
+    {
         assert!(t0.elapsed() < Duration::from_secs(10), "dnsmasq did not answer");
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    assert!(dig(&ns, &[&format!("@{server4}"), "+short", "a.test.example", "A"]).contains("10.1.2.3"));
-    assert!(dig(&ns, &[&format!("@{server4}"), "+short", "v6.test.example", "AAAA"]).contains("fd00::1234"));
-    assert!(dig(&ns, &[&format!("@{server4}"), "alias.test.example", "A"]).contains("www.test.example"));
+    assert!(
+        dig(&ns, &[&format!("@{server4}"), "+short", "a.test.example", "A"]).contains("10.1.2.3")
+    );
+    assert!(dig(&ns, &[&format!("@{server4}"), "+short", "v6.test.example", "AAAA"])
+        .contains("fd00::1234"));
+    assert!(
+        dig(&ns, &[&format!("@{server4}"), "alias.test.example", "A"]).contains("www.test.example")
+    );
     assert!(dig(&ns, &[&format!("@{server4}"), "nope.test.example", "A"]).contains("NXDOMAIN"));
-    assert!(dig(&ns, &["+tcp", &format!("@{server4}"), "+short", "tcp.a.test.example", "A"]).contains("10.1.2.3"));
-    assert!(dig(&ns, &[&format!("@{server6}"), "+short", "six.a.test.example", "A"]).contains("10.1.2.3"));
-    let ge = Command::new("ip").args(["netns", "exec", ns.name(Side::A), "getent", "ahostsv4", "www.test.example"]).output().unwrap();
+    assert!(dig(&ns, &["+tcp", &format!("@{server4}"), "+short", "tcp.a.test.example", "A"])
+        .contains("10.1.2.3"));
+    assert!(dig(&ns, &[&format!("@{server6}"), "+short", "six.a.test.example", "A"])
+        .contains("10.1.2.3"));
+    let ge = Command::new("ip")
+        .args(["netns", "exec", ns.name(Side::A), "getent", "ahostsv4", "www.test.example"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&ge.stdout).contains("10.9.9.9"), "getent: {ge:?}");
-    let py = Command::new("ip").args(["netns", "exec", ns.name(Side::A), "python3", "-c", PY_TWO_IN_FLIGHT, &server4]).output().unwrap();
+    let py = Command::new("ip")
+        .args(["netns", "exec", ns.name(Side::A), "python3", "-c", PY_TWO_IN_FLIGHT, &server4])
+        .output()
+        .unwrap();
     assert!(py.status.success(), "python client: {py:?}");
     dig(&ns, &[&format!("@{server4}"), "-p", "5353", "lost.test.example", "A"]);
 
-    let recs = agent.collect(Duration::from_secs(20), |r| !queries(r, "lost.test.example").is_empty() && !queries(r, "www.test.example").is_empty());
+    let recs = agent.collect(Duration::from_secs(20), |r| {
+        !queries(r, "lost.test.example").is_empty() && !queries(r, "www.test.example").is_empty()
+    });
     let one = |name: &str, qtype: &str| -> Value {
-        let v: Vec<_> = queries(&recs, name).into_iter().filter(|r| r["attributes"]["dns.question.type"] == qtype)
+        let v: Vec<_> = queries(&recs, name)
+            .into_iter()
+            .filter(|r| r["attributes"]["dns.question.type"] == qtype)
             .filter(|r| r["attributes"]["process.executable.name"] == "dig")
             .cloned()
             .collect();
-        assert_eq!(v.len(), 1, "{name} {qtype}: expected exactly one event from dig, got {v:#?} among {:#?}", queries(&recs, name));
+        assert_eq!(
+            v.len(),
+            1,
+            "{name} {qtype}: expected exactly one event from dig, got {v:#?} among {:#?}",
+            queries(&recs, name)
+        );
         v[0].clone()
     };
     let a = one("a.test.example", "A");
@@ -136,8 +187,13 @@ fn dnsmasq_queries_from_dig_getent_python_and_timeouts() {
     let v6 = one("v6.test.example", "AAAA");
     assert_eq!(v6["attributes"]["dns.answers"], serde_json::json!(["fd00::1234"]));
     let alias = one("alias.test.example", "A");
-    let answers: Vec<String> = serde_json::from_value(alias["attributes"]["dns.answers"].clone()).unwrap();
-    assert!(answers.iter().any(|x| x.trim_end_matches('.') == "www.test.example") && answers.contains(&"10.9.9.9".to_string()), "CNAME chain: {answers:?}");
+    let answers: Vec<String> =
+        serde_json::from_value(alias["attributes"]["dns.answers"].clone()).unwrap();
+    assert!(
+        answers.iter().any(|x| x.trim_end_matches('.') == "www.test.example")
+            && answers.contains(&"10.9.9.9".to_string()),
+        "CNAME chain: {answers:?}"
+    );
     assert_eq!(one("nope.test.example", "A")["attributes"]["dns.response_code"], "NXDOMAIN");
     let tcp = one("tcp.a.test.example", "A");
     assert_eq!(tcp["attributes"]["net.transport"], "ip_tcp");
@@ -145,9 +201,16 @@ fn dnsmasq_queries_from_dig_getent_python_and_timeouts() {
     assert_eq!(one("six.a.test.example", "A")["attributes"]["net.peer.ip"], server6.as_str());
     // getent asks A (ahostsv4) and python asks A for www: two processes, two events.
     let www: Vec<_> = queries(&recs, "www.test.example");
-    let procs: Vec<&str> = www.iter().filter_map(|r| r["attributes"]["process.executable.name"].as_str()).collect();
-    assert!(procs.contains(&"getent") && procs.iter().any(|p| p.starts_with("python3")), "www.test.example asked by {procs:?}");
-    let py_a: Vec<_> = queries(&recs, "a.test.example").into_iter().filter(|r| r["attributes"]["process.command"] == "python3").collect();
+    let procs: Vec<&str> =
+        www.iter().filter_map(|r| r["attributes"]["process.executable.name"].as_str()).collect();
+    assert!(
+        procs.contains(&"getent") && procs.iter().any(|p| p.starts_with("python3")),
+        "www.test.example asked by {procs:?}"
+    );
+    let py_a: Vec<_> = queries(&recs, "a.test.example")
+        .into_iter()
+        .filter(|r| r["attributes"]["process.command"] == "python3")
+        .collect();
     assert_eq!(py_a.len(), 1, "python's first in-flight query: {py_a:#?}");
     let lost = one("lost.test.example", "A");
     assert!(lost["attributes"].get("dns.latency_ms").is_none());
@@ -157,8 +220,20 @@ fn dnsmasq_queries_from_dig_getent_python_and_timeouts() {
     // The documented queries.
     dig(&ns, &[&format!("@{server4}"), "+short", "a.test.example", "A"]);
     dig(&ns, &[&format!("@{server4}"), "nope.test.example", "A"]);
-    prom.wait_for(r#"sum(rate(telegen_dns_queries_total[5m])) by (domain)"#, Duration::from_secs(30), |v| v > 0.0);
-    prom.wait_for(r#"histogram_quantile(0.95, sum(rate(telegen_dns_latency_bucket[5m])) by (le))"#, Duration::from_secs(30), |v| v > 0.0);
-    prom.wait_for(r#"sum(rate(telegen_dns_queries_total{response_code!="NOERROR"}[5m]))"#, Duration::from_secs(30), |v| v > 0.0);
+    prom.wait_for(
+        r#"sum(rate(telegen_dns_queries_total[5m])) by (domain)"#,
+        Duration::from_secs(30),
+        |v| v > 0.0,
+    );
+    prom.wait_for(
+        r#"histogram_quantile(0.95, sum(rate(telegen_dns_latency_bucket[5m])) by (le))"#,
+        Duration::from_secs(30),
+        |v| v > 0.0,
+    );
+    prom.wait_for(
+        r#"sum(rate(telegen_dns_queries_total{response_code!="NOERROR"}[5m]))"#,
+        Duration::from_secs(30),
+        |v| v > 0.0,
+    );
     assert!(agent.stop().success());
 }

@@ -22,7 +22,11 @@ const LOCATIONS: &str = r#"
 "#;
 
 fn curl(args: &[&str]) {
-    let st = Command::new("curl").args(["-s", "-o", "/dev/null"]).args(args).status().expect("curl (apt-get install curl)");
+    let st = Command::new("curl")
+        .args(["-s", "-o", "/dev/null"])
+        .args(args)
+        .status()
+        .expect("curl (apt-get install curl)");
     assert!(st.success(), "curl {args:?} failed");
 }
 
@@ -44,9 +48,27 @@ fn nginx_and_curl_spans_redaction_exclusion_and_red_metrics() {
     let base = format!("http://127.0.0.1:{port}");
     let workload = || {
         // One keep-alive connection with three requests.
-        curl(&[&format!("{base}/users/123"), &format!("{base}/users/456"), &format!("{base}/boom")]);
-        curl(&["-H", "Authorization: Bearer secret", "-A", "telegen-test/1.0", &format!("{base}/users/789")]);
-        curl(&["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", &"x".repeat(1000), &format!("{base}/items")]);
+        curl(&[
+            &format!("{base}/users/123"),
+            &format!("{base}/users/456"),
+            &format!("{base}/boom"),
+        ]);
+        curl(&[
+            "-H",
+            "Authorization: Bearer secret",
+            "-A",
+            "telegen-test/1.0",
+            &format!("{base}/users/789"),
+        ]);
+        curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &"x".repeat(1000),
+            &format!("{base}/items"),
+        ]);
         curl(&[&format!("{base}/missing")]);
         curl(&[&format!("{base}/health")]);
     };
@@ -55,18 +77,34 @@ fn nginx_and_curl_spans_redaction_exclusion_and_red_metrics() {
     prom.wait_for("up", Duration::from_secs(30), |v| v == 1.0);
     workload();
 
-    let recs = agent.collect(Duration::from_secs(20), |r| spans(r, "SERVER", port).len() >= 6 && spans(r, "CLIENT", port).len() >= 6);
+    let recs = agent.collect(Duration::from_secs(20), |r| {
+        spans(r, "SERVER", port).len() >= 6 && spans(r, "CLIENT", port).len() >= 6
+    });
     let server = spans(&recs, "SERVER", port);
     let client = spans(&recs, "CLIENT", port);
     let summary = |v: &[&Value]| -> Vec<String> {
         let mut s: Vec<String> = v
             .iter()
-            .map(|r| format!("{} {} {}", r["attributes"]["http.method"].as_str().unwrap_or("?"), r["attributes"]["http.target"].as_str().unwrap_or("?"), r["attributes"]["http.status_code"]))
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    r["attributes"]["http.method"].as_str().unwrap_or("?"),
+                    r["attributes"]["http.target"].as_str().unwrap_or("?"),
+                    r["attributes"]["http.status_code"]
+                )
+            })
             .collect();
         s.sort();
         s
     };
-    let want = vec!["GET /boom 500", "GET /missing 404", "GET /users/123 200", "GET /users/456 200", "GET /users/789 200", "POST /items 201"];
+    let want = vec![
+        "GET /boom 500",
+        "GET /missing 404",
+        "GET /users/123 200",
+        "GET /users/456 200",
+        "GET /users/789 200",
+        "POST /items 201",
+    ];
     assert_eq!(summary(&server), want, "server spans: {server:#?}");
     assert_eq!(summary(&client), want, "client spans: {client:#?}");
 
@@ -90,19 +128,33 @@ fn nginx_and_curl_spans_redaction_exclusion_and_red_metrics() {
         }
         if a["http.target"] == "/users/789" {
             assert_eq!(a["http.request.header.user-agent"], "telegen-test/1.0");
-            assert!(a.get("http.request.header.authorization").is_none(), "authorization must be redacted: {a}");
+            assert!(
+                a.get("http.request.header.authorization").is_none(),
+                "authorization must be redacted: {a}"
+            );
         }
     }
     for c in &client {
         assert_eq!(c["attributes"]["process.executable.name"], "curl");
     }
-    assert!(recs.iter().all(|r| r["attributes"]["http.target"] != "/health"), "/health is excluded");
+    assert!(
+        recs.iter().all(|r| r["attributes"]["http.target"] != "/health"),
+        "/health is excluded"
+    );
 
     // A counter's first sample carries no rate: run the workload again once Prometheus has
     // scraped the new series (span assertions above used the first round only).
-    prom.wait_for(r#"sum(http_server_requests_total{service_name="nginx"})"#, Duration::from_secs(30), |v| v >= 6.0);
+    prom.wait_for(
+        r#"sum(http_server_requests_total{service_name="nginx"})"#,
+        Duration::from_secs(30),
+        |v| v >= 6.0,
+    );
     workload();
-    prom.wait_for(r#"sum(rate(http_server_requests_total{service_name="nginx"}[5m])) by (service_name)"#, Duration::from_secs(30), |v| v > 0.0);
+    prom.wait_for(
+        r#"sum(rate(http_server_requests_total{service_name="nginx"}[5m])) by (service_name)"#,
+        Duration::from_secs(30),
+        |v| v > 0.0,
+    );
     let ratio = prom.wait_for(
         r#"sum(rate(http_server_requests_total{status_code=~"5.."}[5m])) / sum(rate(http_server_requests_total[5m]))"#,
         Duration::from_secs(30),
@@ -114,6 +166,8 @@ fn nginx_and_curl_spans_redaction_exclusion_and_red_metrics() {
         Duration::from_secs(30),
         |v| v > 0.0,
     );
-    prom.wait_for(r#"sum(rate(http_client_requests_total[5m]))"#, Duration::from_secs(30), |v| v > 0.0);
+    prom.wait_for(r#"sum(rate(http_client_requests_total[5m]))"#, Duration::from_secs(30), |v| {
+        v > 0.0
+    });
     assert!(agent.stop().success());
 }

@@ -61,8 +61,16 @@ fn otlp_metrics_and_logs_arrive_with_env_resource() {
             && r.metrics.contains_key("telegen.tcp.connections")
     });
     rx.snapshot(|r| {
-        assert_eq!(r.metric_resource.get("service.name").map(String::as_str), Some("e2e-node-agent"), "{:?}", r.metric_resource);
-        assert_eq!(r.metric_resource.get("deployment.environment").map(String::as_str), Some("test"));
+        assert_eq!(
+            r.metric_resource.get("service.name").map(String::as_str),
+            Some("e2e-node-agent"),
+            "{:?}",
+            r.metric_resource
+        );
+        assert_eq!(
+            r.metric_resource.get("deployment.environment").map(String::as_str),
+            Some("test")
+        );
         assert_eq!(r.metric_resource.get("k8s.node.name").map(String::as_str), Some("node-1"));
         let opened: f64 = r.metric_values["telegen.tcp.connections.opened"].values().sum();
         assert!(opened >= 10.0, "5 connections seen from both ends: {opened}");
@@ -71,10 +79,18 @@ fn otlp_metrics_and_logs_arrive_with_env_resource() {
     // Connection events arrive as OTLP log records with exact byte counts.
     let p = port.to_string();
     rx.wait_for("close events for our port", Duration::from_secs(30), |r| {
-        r.logs.iter().filter(|l| l.event_name == "tcp.connection.close" && l.attrs.get("net.peer.port") == Some(&p)).count() >= 5
+        r.logs
+            .iter()
+            .filter(|l| {
+                l.event_name == "tcp.connection.close" && l.attrs.get("net.peer.port") == Some(&p)
+            })
+            .count()
+            >= 5
     });
     rx.snapshot(|r| {
-        for l in r.logs.iter().filter(|l| l.event_name == "tcp.connection.close" && l.attrs.get("net.peer.port") == Some(&p)) {
+        for l in r.logs.iter().filter(|l| {
+            l.event_name == "tcp.connection.close" && l.attrs.get("net.peer.port") == Some(&p)
+        }) {
             assert_eq!(l.attrs["connection.role"], "client");
             assert_eq!(l.attrs["tcp.bytes_sent"], "700", "{l:?}");
             assert_eq!(l.attrs["tcp.bytes_received"], "300", "{l:?}");
@@ -95,17 +111,25 @@ fn otlp_collector_down_then_up_resumes_by_itself() {
 
     // Nothing listens: failures are counted, the agent keeps serving.
     let t0 = Instant::now();
-    while scrape_sum(agent.metrics, "telegen_export_failures_total{exporter=\"otlp_metrics\"}") < 2.0 {
+    while scrape_sum(agent.metrics, "telegen_export_failures_total{exporter=\"otlp_metrics\"}")
+        < 2.0
+    {
         assert!(t0.elapsed() < Duration::from_secs(30), "no OTLP metric export failure counted");
         std::thread::sleep(Duration::from_millis(300));
     }
-    assert!(agent.child.try_wait().unwrap().is_none(), "the agent died while the collector was down");
+    assert!(
+        agent.child.try_wait().unwrap().is_none(),
+        "the agent died while the collector was down"
+    );
 
     // The collector comes up on the same address: export resumes, cumulative totals
     // include what happened while it was down.
     let rx = OtlpReceiver::start(addr);
     rx.wait_for("metrics after the collector came up", Duration::from_secs(30), |r| {
-        r.metric_values.get("telegen.tcp.connections.opened").map(|m| m.values().sum::<f64>() >= 6.0).unwrap_or(false)
+        r.metric_values
+            .get("telegen.tcp.connections.opened")
+            .map(|m| m.values().sum::<f64>() >= 6.0)
+            .unwrap_or(false)
     });
     let ok = scrape_sum(agent.metrics, "telegen_exported_total{exporter=\"otlp_metrics\"}");
     assert!(ok >= 1.0, "exported counter: {ok}");

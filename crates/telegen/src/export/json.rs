@@ -68,7 +68,12 @@ pub struct JsonSink {
 
 impl JsonSink {
     /// `capacity` lines may wait; past that, live mode (`blocking == false`) drops.
-    pub fn new(mut out: Box<dyn Write + Send>, capacity: usize, blocking: bool, telemetry: SelfTelemetry) -> Self {
+    pub fn new(
+        mut out: Box<dyn Write + Send>,
+        capacity: usize,
+        blocking: bool,
+        telemetry: SelfTelemetry,
+    ) -> Self {
         let (tx, rx) = sync_channel::<String>(capacity.max(1));
         let thread = std::thread::Builder::new()
             .name("telegen-json".into())
@@ -117,7 +122,9 @@ impl SignalSink for JsonSink {
             match tx.try_send(line) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => self.telemetry.drop("json", "queue_full", 1),
-                Err(TrySendError::Disconnected(_)) => self.telemetry.drop("json", "output_closed", 1),
+                Err(TrySendError::Disconnected(_)) => {
+                    self.telemetry.drop("json", "output_closed", 1)
+                }
             }
         }
     }

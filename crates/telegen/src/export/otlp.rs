@@ -64,7 +64,9 @@ fn signal_endpoint(s: &OtlpSettings, signal: &str) -> String {
 pub fn resource(s: &OtlpSettings) -> Resource {
     Resource::builder()
         .with_service_name(s.service_name.clone())
-        .with_attributes(s.resource_attributes.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())))
+        .with_attributes(
+            s.resource_attributes.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        )
         .with_attributes([KeyValue::new("telemetry.sdk.name", "telegen")])
         .build()
 }
@@ -96,15 +98,29 @@ impl MetricReader for SharedReader {
 
 /// Builds the meter provider whose instruments the signals stage records into, and the
 /// task that pushes them. The provider must outlive the instruments.
-pub fn start_metrics(s: &OtlpSettings, telemetry: SelfTelemetry) -> anyhow::Result<(SdkMeterProvider, JoinHandle<()>)> {
+pub fn start_metrics(
+    s: &OtlpSettings,
+    telemetry: SelfTelemetry,
+) -> anyhow::Result<(SdkMeterProvider, JoinHandle<()>)> {
     let endpoint = signal_endpoint(s, "metrics");
     let exporter = match s.protocol {
-        Protocol::Grpc => MetricExporter::builder().with_tonic().with_endpoint(endpoint).with_timeout(s.timeout).build(),
-        Protocol::HttpProtobuf => MetricExporter::builder().with_http().with_endpoint(endpoint).with_timeout(s.timeout).build(),
+        Protocol::Grpc => MetricExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .with_timeout(s.timeout)
+            .build(),
+        Protocol::HttpProtobuf => MetricExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint)
+            .with_timeout(s.timeout)
+            .build(),
     }
     .context("building the OTLP metric exporter")?;
-    let reader = SharedReader(Arc::new(ManualReader::builder().with_temporality(Temporality::Cumulative).build()));
-    let provider = SdkMeterProvider::builder().with_reader(reader.clone()).with_resource(resource(s)).build();
+    let reader = SharedReader(Arc::new(
+        ManualReader::builder().with_temporality(Temporality::Cumulative).build(),
+    ));
+    let provider =
+        SdkMeterProvider::builder().with_reader(reader.clone()).with_resource(resource(s)).build();
     let interval = s.metrics_interval;
     let timeout = s.timeout;
     let task = tokio::spawn(async move {
@@ -186,7 +202,9 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     batch.clear();
                     return;
                 }
-                Ok(Err(e)) => tracing::debug!(exporter = self.name, attempt, error = %e, "export failed"),
+                Ok(Err(e)) => {
+                    tracing::debug!(exporter = self.name, attempt, error = %e, "export failed")
+                }
                 Err(_) => tracing::debug!(exporter = self.name, attempt, "export timed out"),
             }
             self.telemetry.export_failed(self.name);
@@ -195,7 +213,11 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
-        tracing::warn!(exporter = self.name, dropped = batch.len(), "giving up on a batch after retries");
+        tracing::warn!(
+            exporter = self.name,
+            dropped = batch.len(),
+            "giving up on a batch after retries"
+        );
         self.telemetry.drop(self.name, "export_failed", batch.len() as u64);
         batch.clear();
     }
@@ -211,7 +233,8 @@ impl BatchExport<SpanData> for Spans {
 struct Logs(LogExporter, InstrumentationScope);
 impl BatchExport<SdkLogRecord> for Logs {
     async fn export(&self, batch: &[SdkLogRecord]) -> Result<(), String> {
-        let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> = batch.iter().map(|r| (r, &self.1)).collect();
+        let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
+            batch.iter().map(|r| (r, &self.1)).collect();
         self.0.export(LogBatch::new(&pairs)).await.map_err(|e| e.to_string())
     }
 }
@@ -227,20 +250,42 @@ pub struct OtlpSink {
 }
 
 impl OtlpSink {
-    pub fn start(s: &OtlpSettings, traces: bool, logs: bool, telemetry: SelfTelemetry) -> anyhow::Result<Self> {
+    pub fn start(
+        s: &OtlpSettings,
+        traces: bool,
+        logs: bool,
+        telemetry: SelfTelemetry,
+    ) -> anyhow::Result<Self> {
         let res = resource(s);
-        let scope = InstrumentationScope::builder("telegen").with_version(env!("CARGO_PKG_VERSION")).build();
+        let scope = InstrumentationScope::builder("telegen")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
         let mut tasks = Vec::new();
         let spans = if traces {
             let ep = signal_endpoint(s, "traces");
             let mut exp = match s.protocol {
-                Protocol::Grpc => SpanExporter::builder().with_tonic().with_endpoint(ep).with_timeout(s.timeout).build(),
-                Protocol::HttpProtobuf => SpanExporter::builder().with_http().with_endpoint(ep).with_timeout(s.timeout).build(),
+                Protocol::Grpc => SpanExporter::builder()
+                    .with_tonic()
+                    .with_endpoint(ep)
+                    .with_timeout(s.timeout)
+                    .build(),
+                Protocol::HttpProtobuf => SpanExporter::builder()
+                    .with_http()
+                    .with_endpoint(ep)
+                    .with_timeout(s.timeout)
+                    .build(),
             }
             .context("building the OTLP span exporter")?;
             exp.set_resource(&res);
             let (tx, rx) = mpsc::channel(s.queue_size.max(1));
-            let w = Worker { rx, exporter: Spans(exp), max_batch: s.max_batch, timeout: s.timeout, name: "otlp_traces", telemetry: telemetry.clone() };
+            let w = Worker {
+                rx,
+                exporter: Spans(exp),
+                max_batch: s.max_batch,
+                timeout: s.timeout,
+                name: "otlp_traces",
+                telemetry: telemetry.clone(),
+            };
             tasks.push(tokio::spawn(w.run()));
             Some(tx)
         } else {
@@ -249,13 +294,28 @@ impl OtlpSink {
         let logs_tx = if logs {
             let ep = signal_endpoint(s, "logs");
             let mut exp = match s.protocol {
-                Protocol::Grpc => LogExporter::builder().with_tonic().with_endpoint(ep).with_timeout(s.timeout).build(),
-                Protocol::HttpProtobuf => LogExporter::builder().with_http().with_endpoint(ep).with_timeout(s.timeout).build(),
+                Protocol::Grpc => LogExporter::builder()
+                    .with_tonic()
+                    .with_endpoint(ep)
+                    .with_timeout(s.timeout)
+                    .build(),
+                Protocol::HttpProtobuf => LogExporter::builder()
+                    .with_http()
+                    .with_endpoint(ep)
+                    .with_timeout(s.timeout)
+                    .build(),
             }
             .context("building the OTLP log exporter")?;
             exp.set_resource(&res);
             let (tx, rx) = mpsc::channel(s.queue_size.max(1));
-            let w = Worker { rx, exporter: Logs(exp, scope.clone()), max_batch: s.max_batch, timeout: s.timeout, name: "otlp_logs", telemetry: telemetry.clone() };
+            let w = Worker {
+                rx,
+                exporter: Logs(exp, scope.clone()),
+                max_batch: s.max_batch,
+                timeout: s.timeout,
+                name: "otlp_logs",
+                telemetry: telemetry.clone(),
+            };
             tasks.push(tokio::spawn(w.run()));
             Some(tx)
         } else {
@@ -362,7 +422,9 @@ fn to_value(v: &AttrValue) -> Value {
         AttrValue::Int(i) => Value::I64(*i),
         AttrValue::F64(f) => Value::F64(*f),
         AttrValue::Bool(b) => Value::Bool(*b),
-        AttrValue::StrArray(a) => Value::Array(opentelemetry::Array::String(a.iter().map(|s| s.clone().into()).collect())),
+        AttrValue::StrArray(a) => {
+            Value::Array(opentelemetry::Array::String(a.iter().map(|s| s.clone().into()).collect()))
+        }
     }
 }
 
@@ -372,7 +434,9 @@ fn any_value(v: &AttrValue) -> AnyValue {
         AttrValue::Int(i) => AnyValue::Int(*i),
         AttrValue::F64(f) => AnyValue::Double(*f),
         AttrValue::Bool(b) => AnyValue::Boolean(*b),
-        AttrValue::StrArray(a) => AnyValue::ListAny(Box::new(a.iter().map(|s| AnyValue::from(s.clone())).collect())),
+        AttrValue::StrArray(a) => {
+            AnyValue::ListAny(Box::new(a.iter().map(|s| AnyValue::from(s.clone())).collect()))
+        }
     }
 }
 

@@ -25,8 +25,14 @@ pub fn render(reg: &Registry) -> String {
 
 /// Binds the endpoint and serves it until the task is aborted. Returns the bound address
 /// (useful with port 0) and the server task.
-pub async fn serve(registry: Arc<Registry>, listen: &str, path: &str) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
-    let addr: SocketAddr = listen.parse().with_context(|| format!("agent.exporters.prometheus.listen: bad address {listen:?}"))?;
+pub async fn serve(
+    registry: Arc<Registry>,
+    listen: &str,
+    path: &str,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("agent.exporters.prometheus.listen: bad address {listen:?}"))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the Prometheus endpoint on {addr}"))?;

@@ -31,23 +31,46 @@ impl SelfTelemetry {
             "Events lost, by source (kernel, user, export queue) and reason",
             t.dropped.clone(),
         );
-        reg.register("telegen_export_failures", "Failed export attempts, by exporter", t.export_failures.clone());
-        reg.register("telegen_exported", "Items exported successfully, by exporter", t.exported.clone());
-        reg.register("telegen_parse_errors", "Protocol parse give-ups, by protocol and reason", t.parse_errors.clone());
-        reg.register("telegen_queue_length", "Items waiting in an internal queue", t.queue_len.clone());
+        reg.register(
+            "telegen_export_failures",
+            "Failed export attempts, by exporter",
+            t.export_failures.clone(),
+        );
+        reg.register(
+            "telegen_exported",
+            "Items exported successfully, by exporter",
+            t.exported.clone(),
+        );
+        reg.register(
+            "telegen_parse_errors",
+            "Protocol parse give-ups, by protocol and reason",
+            t.parse_errors.clone(),
+        );
+        reg.register(
+            "telegen_queue_length",
+            "Items waiting in an internal queue",
+            t.queue_len.clone(),
+        );
         t
     }
 
     pub fn drop(&self, source: &'static str, reason: &str, n: u64) {
         if n > 0 {
-            self.dropped.get_or_create(&vec![("source", source.to_string()), ("reason", reason.to_string())]).inc_by(n);
+            self.dropped
+                .get_or_create(&vec![
+                    ("source", source.to_string()),
+                    ("reason", reason.to_string()),
+                ])
+                .inc_by(n);
         }
     }
 
     /// Sets a drop counter to a cumulative value read elsewhere (e.g. a kernel map),
     /// adding only the increase.
     pub fn drop_cumulative(&self, source: &'static str, reason: &str, total: u64) {
-        let c = self.dropped.get_or_create(&vec![("source", source.to_string()), ("reason", reason.to_string())]);
+        let c = self
+            .dropped
+            .get_or_create(&vec![("source", source.to_string()), ("reason", reason.to_string())]);
         let now = c.get();
         if total > now {
             c.inc_by(total - now);
@@ -64,7 +87,12 @@ impl SelfTelemetry {
 
     pub fn parse_error(&self, protocol: &'static str, reason: &'static str, n: u64) {
         if n > 0 {
-            self.parse_errors.get_or_create(&vec![("protocol", protocol.to_string()), ("reason", reason.to_string())]).inc_by(n);
+            self.parse_errors
+                .get_or_create(&vec![
+                    ("protocol", protocol.to_string()),
+                    ("reason", reason.to_string()),
+                ])
+                .inc_by(n);
         }
     }
 
@@ -74,6 +102,9 @@ impl SelfTelemetry {
 
     /// Current value of a drop counter (tests, summaries).
     pub fn dropped_value(&self, source: &'static str, reason: &str) -> u64 {
-        self.dropped.get(&vec![("source", source.to_string()), ("reason", reason.to_string())]).map(|c| c.get()).unwrap_or(0)
+        self.dropped
+            .get(&vec![("source", source.to_string()), ("reason", reason.to_string())])
+            .map(|c| c.get())
+            .unwrap_or(0)
     }
 }

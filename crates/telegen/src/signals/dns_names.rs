@@ -119,7 +119,12 @@ mod tests {
             response_code: "NOERROR".into(),
             answers: answers
                 .iter()
-                .map(|(n, t, d, ttl)| DnsAnswer { name: n.to_string(), rtype: t.to_string(), ttl: *ttl, data: d.to_string() })
+                .map(|(n, t, d, ttl)| DnsAnswer {
+                    name: n.to_string(),
+                    rtype: t.to_string(),
+                    ttl: *ttl,
+                    data: d.to_string(),
+                })
                 .collect(),
             ..Default::default()
         }
@@ -130,10 +135,16 @@ mod tests {
         let n = DnsNames::new(10);
         n.learn(&rec(
             "alias.example.",
-            &[("alias.example.", "CNAME", "www.example.", 300), ("www.example.", "A", "10.9.9.9", 60)],
+            &[
+                ("alias.example.", "CNAME", "www.example.", 300),
+                ("www.example.", "A", "10.9.9.9", 60),
+            ],
         ));
         let ip: IpAddr = "10.9.9.9".parse().unwrap();
-        assert_eq!(n.lookup(ip, 3_000), vec!["alias.example".to_string(), "www.example".to_string()]);
+        assert_eq!(
+            n.lookup(ip, 3_000),
+            vec!["alias.example".to_string(), "www.example".to_string()]
+        );
         assert!(n.lookup(ip, 2_000 + 61_000_000_000).is_empty(), "expired after the TTL");
         assert_eq!(n.sweep(2_000 + 61_000_000_000), 0);
     }
@@ -142,11 +153,17 @@ mod tests {
     fn bounded_with_counted_evictions() {
         let n = DnsNames::new(2);
         for (i, ttl) in [(1, 10), (2, 100), (3, 50)] {
-            n.learn(&rec(&format!("h{i}.example"), &[(&format!("h{i}.example"), "A", &format!("10.0.0.{i}"), ttl)]));
+            n.learn(&rec(
+                &format!("h{i}.example"),
+                &[(&format!("h{i}.example"), "A", &format!("10.0.0.{i}"), ttl)],
+            ));
         }
         assert_eq!(n.len(), 2);
         assert_eq!(n.evictions(), 1);
-        assert!(n.lookup("10.0.0.1".parse().unwrap(), 3_000).is_empty(), "the soonest to expire went");
+        assert!(
+            n.lookup("10.0.0.1".parse().unwrap(), 3_000).is_empty(),
+            "the soonest to expire went"
+        );
         assert_eq!(n.lookup("10.0.0.3".parse().unwrap(), 3_000), vec!["h3.example".to_string()]);
     }
 

@@ -128,4 +128,3 @@ pub fn scrape_sum(addr: SocketAddr, prefix: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
-

@@ -4,12 +4,24 @@
 
 #![allow(dead_code)]
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -73,7 +85,10 @@ fn attrs(kvs: &[KeyValue]) -> BTreeMap<String, String> {
 
 #[tonic::async_trait]
 impl MetricsService for Receiver {
-    async fn export(&self, req: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        req: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point::Value};
         let mut g = self.0.lock().unwrap();
         g.metric_exports += 1;
@@ -107,7 +122,8 @@ impl MetricsService for Receiver {
                         }
                         Some(Data::Histogram(h)) => {
                             for p in &h.data_points {
-                                points.push((format!("{:?}", attrs(&p.attributes)), p.count as f64));
+                                points
+                                    .push((format!("{:?}", attrs(&p.attributes)), p.count as f64));
                             }
                         }
                         _ => {}
@@ -126,7 +142,10 @@ impl MetricsService for Receiver {
 
 #[tonic::async_trait]
 impl TraceService for Receiver {
-    async fn export(&self, req: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+    async fn export(
+        &self,
+        req: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let mut g = self.0.lock().unwrap();
         for rs in req.into_inner().resource_spans {
             let res = rs.resource.as_ref().map(|r| attrs(&r.attributes)).unwrap_or_default();
@@ -150,13 +169,21 @@ impl TraceService for Receiver {
 
 #[tonic::async_trait]
 impl LogsService for Receiver {
-    async fn export(&self, req: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        req: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let mut g = self.0.lock().unwrap();
         for rl in req.into_inner().resource_logs {
             let res = rl.resource.as_ref().map(|r| attrs(&r.attributes)).unwrap_or_default();
             for sl in rl.scope_logs {
                 for l in sl.log_records {
-                    g.logs.push(GotLog { event_name: l.event_name.clone(), time_ns: l.time_unix_nano, attrs: attrs(&l.attributes), resource: res.clone() });
+                    g.logs.push(GotLog {
+                        event_name: l.event_name.clone(),
+                        time_ns: l.time_unix_nano,
+                        attrs: attrs(&l.attributes),
+                        resource: res.clone(),
+                    });
                 }
             }
         }
@@ -181,7 +208,8 @@ impl OtlpReceiver {
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(addr).await.expect("binding the OTLP receiver");
+                let listener =
+                    tokio::net::TcpListener::bind(addr).await.expect("binding the OTLP receiver");
                 ready_tx.send(()).unwrap();
                 let incoming = tonic::transport::server::TcpIncoming::from(listener);
                 tonic::transport::Server::builder()
@@ -204,10 +232,23 @@ impl OtlpReceiver {
     }
 
     /// Waits until `pred` holds on what was received, or panics after `timeout`.
-    pub fn wait_for(&self, what: &str, timeout: std::time::Duration, pred: impl Fn(&Received) -> bool) {
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: std::time::Duration,
+        pred: impl Fn(&Received) -> bool,
+    ) {
         let t0 = std::time::Instant::now();
         while !self.snapshot(&pred) {
-            assert!(t0.elapsed() < timeout, "OTLP receiver: {what} did not arrive in {timeout:?}; got {:#?}", self.snapshot(|r| (r.metrics.keys().cloned().collect::<Vec<_>>(), r.spans.len(), r.logs.len())));
+            assert!(
+                t0.elapsed() < timeout,
+                "OTLP receiver: {what} did not arrive in {timeout:?}; got {:#?}",
+                self.snapshot(|r| (
+                    r.metrics.keys().cloned().collect::<Vec<_>>(),
+                    r.spans.len(),
+                    r.logs.len()
+                ))
+            );
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
     }

@@ -24,8 +24,14 @@ pub fn free_port() -> u16 {
 impl Prometheus {
     /// Starts Prometheus scraping `target` (host:port) at `metrics_path`.
     pub fn start(target: SocketAddr, metrics_path: &str) -> Prometheus {
-        let bin = which("prometheus").expect("the `prometheus` binary is missing: apt-get install prometheus (.ci/run does)");
-        let dir = std::env::temp_dir().join(format!("telegen-prom-{}-{}", std::process::id(), free_port()));
+        let bin = which("prometheus").expect(
+            "the `prometheus` binary is missing: apt-get install prometheus (.ci/run does)",
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "telegen-prom-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
         std::fs::create_dir_all(dir.join("data")).unwrap();
         let cfg = format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: telegen\n    metrics_path: {metrics_path}\n    static_configs:\n      - targets: ['{target}']\n"
@@ -74,7 +80,10 @@ impl Prometheus {
                     }
                 }
             }
-            assert!(t0.elapsed() < timeout, "PromQL {promql:?} never satisfied the condition; last answer: {v}");
+            assert!(
+                t0.elapsed() < timeout,
+                "PromQL {promql:?} never satisfied the condition; last answer: {v}"
+            );
             std::thread::sleep(Duration::from_millis(500));
         }
     }
@@ -89,7 +98,11 @@ impl Drop for Prometheus {
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| PathBuf::from(d).join(name)).find(|p| p.is_file())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| PathBuf::from(d).join(name))
+        .find(|p| p.is_file())
 }
 
 fn urlencode(s: &str) -> String {
