@@ -12,6 +12,7 @@ use globset::GlobSet;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use telegen_proto::record::{DnsRecord, HttpRecord, Record};
+use telegen_proto::route::RouteMatcher;
 use telegen_proto::session::ConnParser;
 use telegen_proto::stats::ParseStats;
 use telegen_proto::{Limits, Transport};
@@ -46,7 +47,9 @@ pub struct L7Options {
     pub dns_enabled: bool,
     pub exclude_paths: GlobSet,
     /// User route patterns like `/users/{id}`; they win over derived routes.
-    pub routes: Vec<String>,
+    pub routes: RouteMatcher,
+    /// gRPC (HTTP/2 with content-type application/grpc*) tracing.
+    pub grpc_enabled: bool,
     pub semconv: HttpSemconv,
     pub dns_capture_queries: bool,
     pub dns_capture_responses: bool,
@@ -66,7 +69,8 @@ impl Default for L7Options {
             http_enabled: true,
             dns_enabled: true,
             exclude_paths: GlobSet::empty(),
-            routes: Vec::new(),
+            routes: RouteMatcher::default(),
+            grpc_enabled: true,
             semconv: HttpSemconv::Old,
             dns_capture_queries: true,
             dns_capture_responses: true,
@@ -83,6 +87,10 @@ pub struct L7Metrics {
     http_server_duration: HistogramVec,
     http_client_requests: CounterVec,
     http_client_duration: HistogramVec,
+    rpc_server_requests: CounterVec,
+    rpc_server_duration: HistogramVec,
+    rpc_client_requests: CounterVec,
+    rpc_client_duration: HistogramVec,
     dns_queries: CounterVec,
     dns_latency: HistogramVec,
 }
@@ -95,6 +103,10 @@ impl L7Metrics {
             http_server_duration: b.histogram(m("http_server_duration", "http.server.request.duration", "HTTP server request duration in seconds (first request byte to last response byte)"), "s", &HTTP_BUCKETS),
             http_client_requests: b.counter(m("http_client_requests", "http.client.requests", "HTTP requests made, seen from the client side")),
             http_client_duration: b.histogram(m("http_client_duration", "http.client.request.duration", "HTTP client request duration in seconds"), "s", &HTTP_BUCKETS),
+            rpc_server_requests: b.counter(m("rpc_server_requests", "rpc.server.requests", "gRPC calls served, by rpc_service, rpc_method, rpc_grpc_status_code")),
+            rpc_server_duration: b.histogram(m("rpc_server_duration", "rpc.server.duration", "gRPC server call duration in seconds"), "s", &HTTP_BUCKETS),
+            rpc_client_requests: b.counter(m("rpc_client_requests", "rpc.client.requests", "gRPC calls made, by rpc_service, rpc_method, rpc_grpc_status_code")),
+            rpc_client_duration: b.histogram(m("rpc_client_duration", "rpc.client.duration", "gRPC client call duration in seconds"), "s", &HTTP_BUCKETS),
             dns_queries: b.counter(m("telegen_dns_queries", "telegen.dns.queries", "DNS queries by domain, query_type and response_code")),
             dns_latency: b.histogram(m("telegen_dns_latency", "telegen.dns.latency", "DNS query latency in seconds"), "s", &DNS_BUCKETS),
         }
@@ -275,13 +287,7 @@ impl L7Signals {
     }
 
     fn route(&self, target: &str) -> String {
-        let path = target.split(['?', '#']).next().unwrap_or("");
-        for pat in &self.opts.routes {
-            if route_matches(pat, path) {
-                return pat.clone();
-            }
-        }
-        derive_route(path)
+        self.opts.routes.route(target)
     }
 
     fn http(
@@ -298,6 +304,10 @@ impl L7Signals {
         if self.opts.exclude_paths.is_match(path) {
             return None;
         }
+        let grpc = h.request_messages.is_some() || h.grpc_status.is_some();
+        if grpc && !self.opts.grpc_enabled {
+            return None;
+        }
         let route = self.route(&h.target);
         let kind = match observer {
             Observer::Client => SpanKind::Client,
@@ -308,11 +318,21 @@ impl L7Signals {
             _ => (key.client.ip(), key.client.port()),
         };
         let status = h.status;
-        let span_status = match (status, kind) {
-            (Some(s), SpanKind::Server) if s >= 500 => SpanStatus::Error,
-            (Some(s), SpanKind::Client) if s >= 400 => SpanStatus::Error,
-            (None, _) => SpanStatus::Error,
-            _ => SpanStatus::Unset,
+        let span_status = if grpc {
+            // gRPC: a non-OK status or a reset stream is an error; a call whose end was
+            // not seen stays unset (telegen.incomplete says why).
+            match (h.grpc_status, h.incomplete) {
+                (Some(c), _) if c != 0 => SpanStatus::Error,
+                (_, Some("reset" | "goaway")) => SpanStatus::Error,
+                _ => SpanStatus::Unset,
+            }
+        } else {
+            match (status, kind) {
+                (Some(s), SpanKind::Server) if s >= 500 => SpanStatus::Error,
+                (Some(s), SpanKind::Client) if s >= 400 => SpanStatus::Error,
+                (None, _) => SpanStatus::Error,
+                _ => SpanStatus::Unset,
+            }
         };
         let service = self.service_name(p);
         let mut a = Attributes::default();
@@ -333,6 +353,7 @@ impl L7Signals {
             a.put("url.path", path.to_string());
         }
         a.put("http.route", route.clone());
+        a.put("network.protocol.version", h.version.clone());
         if let Some(s) = status {
             if old {
                 a.put("http.status_code", s);
@@ -355,7 +376,6 @@ impl L7Signals {
             a.put("network.peer.address", peer.to_string());
             a.put("network.peer.port", peer_port);
             a.put_opt("server.address", h.host.clone());
-            a.put("network.protocol.version", h.version.clone());
         }
         for (k, v) in &h.request_headers {
             a.put(format!("http.request.header.{k}"), v.clone());
@@ -366,10 +386,20 @@ impl L7Signals {
         a.put_opt("http.request.body", h.request_body.clone());
         a.put_opt("http.response.body", h.response_body.clone());
         a.put_opt("telegen.incomplete", h.incomplete);
+        a.put_opt("http2.stream_id", h.stream_id);
         put_conn(&mut a, key, p);
+        let (rpc_service, rpc_method) = grpc_names(path);
+        if grpc {
+            a.put("rpc.system", "grpc");
+            a.put("rpc.service", rpc_service.clone());
+            a.put("rpc.method", rpc_method.clone());
+            a.put_opt("rpc.grpc.status_code", h.grpc_status);
+            a.put_opt("rpc.grpc.request.messages", h.request_messages);
+            a.put_opt("rpc.grpc.response.messages", h.response_messages);
+        }
         let (trace_id, span_id) = new_ids();
         let span = Span {
-            name: format!("{} {}", h.method, route),
+            name: if grpc { format!("{rpc_service}/{rpc_method}") } else { format!("{} {}", h.method, route) },
             kind,
             trace_id,
             span_id,
@@ -379,13 +409,24 @@ impl L7Signals {
             service_name: service.clone(),
             attributes: a,
         };
+        let secs = span.duration_ms() / 1000.0;
+        if grpc {
+            let code = h.grpc_status.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into());
+            let labels: Labels = vec![("service_name", service), ("rpc_service", rpc_service), ("rpc_method", rpc_method), ("rpc_grpc_status_code", code)];
+            let (count, hist) = match kind {
+                SpanKind::Client => (&self.m.rpc_client_requests, &self.m.rpc_client_duration),
+                _ => (&self.m.rpc_server_requests, &self.m.rpc_server_duration),
+            };
+            count.inc(labels.clone());
+            hist.observe(labels[..3].to_vec(), secs);
+            return Some(Signal::Span(span));
+        }
         let labels: Labels = vec![
             ("service_name", service),
             ("method", h.method),
             ("route", route),
             ("status_code", status.map(|s| s.to_string()).unwrap_or_else(|| "0".into())),
         ];
-        let secs = span.duration_ms() / 1000.0;
         match kind {
             SpanKind::Client => {
                 self.m.http_client_requests.inc(labels.clone());
@@ -474,6 +515,15 @@ impl L7Signals {
     }
 }
 
+/// `/package.Service/Method` -> (`package.Service`, `Method`).
+fn grpc_names(path: &str) -> (String, String) {
+    let p = path.trim_start_matches('/');
+    match p.split_once('/') {
+        Some((svc, m)) => (svc.to_string(), m.to_string()),
+        None => (p.to_string(), String::new()),
+    }
+}
+
 fn put_conn(a: &mut Attributes, key: &ConnKey, p: Option<&crate::capture::ProcessInfo>) {
     a.put("client.address", key.client.ip().to_string());
     a.put("client.port", key.client.port());
@@ -487,82 +537,6 @@ fn put_conn(a: &mut Attributes, key: &ConnKey, p: Option<&crate::capture::Proces
         a.put("process.executable.name", p.exe_name().to_string());
         a.put("process.command", p.comm.clone());
         a.put_opt("process.executable.path", p.exe.clone());
-    }
-}
-
-/// Does a user pattern like `/users/{id}/orders` match `path`? `{x}` matches one segment,
-/// a trailing `*` matches the rest.
-pub fn route_matches(pattern: &str, path: &str) -> bool {
-    let mut ps = pattern.trim_end_matches('/').split('/');
-    let mut xs = path.trim_end_matches('/').split('/');
-    loop {
-        match (ps.next(), xs.next()) {
-            (None, None) => return true,
-            (Some("*"), _) => return true,
-            (Some(p), Some(x)) if p.starts_with('{') && p.ends_with('}') && !x.is_empty() => {}
-            (Some(p), Some(x)) if p == x => {}
-            _ => return false,
-        }
-    }
-}
-
-/// A low-cardinality route from a concrete path: numeric ids, UUIDs, hex strings and long
-/// opaque segments become `{id}`; the query string is dropped.
-pub fn derive_route(path: &str) -> String {
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    if path.is_empty() || !path.starts_with('/') {
-        return if path == "*" { "*".into() } else { "/".into() };
-    }
-    let mut out = String::with_capacity(path.len());
-    for seg in path.split('/').skip(1) {
-        out.push('/');
-        out.push_str(if is_opaque(seg) { "{id}" } else { seg });
-    }
-    out
-}
-
-fn is_opaque(seg: &str) -> bool {
-    if seg.is_empty() {
-        return false;
-    }
-    let digits = seg.bytes().filter(u8::is_ascii_digit).count();
-    let hex = seg.bytes().all(|b| b.is_ascii_hexdigit());
-    let uuid = seg.len() == 36
-        && seg.bytes().enumerate().all(|(i, b)| {
-            if [8, 13, 18, 23].contains(&i) {
-                b == b'-'
-            } else {
-                b.is_ascii_hexdigit()
-            }
-        });
-    digits == seg.len()
-        || uuid
-        || (hex && seg.len() >= 8 && digits > 0)
-        || (seg.len() >= 24 && digits * 4 >= seg.len())
-        || seg.len() > 64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derive_route_replaces_ids() {
-        assert_eq!(derive_route("/users/123"), "/users/{id}");
-        assert_eq!(derive_route("/users/123/orders?x=1"), "/users/{id}/orders");
-        assert_eq!(derive_route("/o/550e8400-e29b-41d4-a716-446655440000"), "/o/{id}");
-        assert_eq!(derive_route("/blob/deadbeef01"), "/blob/{id}");
-        assert_eq!(derive_route("/health"), "/health");
-        assert_eq!(derive_route("/api/v1/items"), "/api/v1/items");
-        assert_eq!(derive_route(""), "/");
-    }
-
-    #[test]
-    fn user_routes_match_segments() {
-        assert!(route_matches("/users/{id}", "/users/42"));
-        assert!(!route_matches("/users/{id}", "/users/42/x"));
-        assert!(route_matches("/static/*", "/static/a/b.css"));
-        assert!(!route_matches("/users/{id}", "/users/"));
     }
 }
 
@@ -582,7 +556,9 @@ impl L7Options {
             http_enabled: eff.http.enabled,
             dns_enabled: eff.dns.enabled,
             exclude_paths: eff.http.exclude_matcher().unwrap_or_else(|_| GlobSet::empty()),
-            routes: eff.http.routes.clone(),
+            // Validated by the configuration layer, so this cannot fail there.
+            routes: RouteMatcher::new(&eff.http.routes).unwrap_or_default(),
+            grpc_enabled: eff.http.grpc,
             semconv: match eff.http.semconv {
                 crate::config::HttpSemconv::Old => HttpSemconv::Old,
                 crate::config::HttpSemconv::Stable => HttpSemconv::Stable,
