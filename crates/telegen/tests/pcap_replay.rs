@@ -659,3 +659,109 @@ fn large_block_grows_buffer_and_progress_reaches_total() {
     assert_eq!(src.stats().packets, 9);
     assert_eq!(src.stats().non_ip_skipped, 1);
 }
+
+// ---------- IPv6 atomic fragments, tunnels ----------
+
+/// Inserts an atomic Fragment header (offset 0, M = 0; RFC 6946) into an IPv6 packet.
+fn atomic_v6(pkt: &[u8], id: u32) -> Vec<u8> {
+    let mut h = pkt[..40].to_vec();
+    let plen = u16::from_be_bytes([h[4], h[5]]) + 8;
+    h[4..6].copy_from_slice(&plen.to_be_bytes());
+    h[6] = 44;
+    h.extend_from_slice(&[pkt[6], 0, 0, 0]);
+    h.extend_from_slice(&id.to_be_bytes());
+    h.extend_from_slice(&pkt[40..]);
+    h
+}
+
+#[test]
+fn ipv6_atomic_fragments_are_whole_packets() {
+    let mut conv = Conv::new("[2001:db8::2]:36951", "[2001:db8::1]:80");
+    let p = simple_http(&mut conv);
+    // the client's packets carry atomic fragment headers, all with the same id
+    let frames: Vec<_> = p
+        .iter()
+        .map(|p| if p[8..24] == ipv6_octets(conv.c) { atomic_v6(p, 0) } else { p.clone() })
+        .map(|p| eth(&p, &[]))
+        .collect();
+    let (events, stats) = replay(&pcap_of(1, &frames));
+    assert_simple_http(&events, conv.c, conv.s);
+    assert_eq!(stats.fragments.fragments, 0);
+    assert_eq!(stats.malformed_packets, 0);
+    assert_eq!(stats.tcp_packets, 9);
+}
+
+fn ipv6_octets(a: SocketAddr) -> [u8; 16] {
+    match a {
+        SocketAddr::V6(a) => a.ip().octets(),
+        SocketAddr::V4(_) => panic!("not IPv6"),
+    }
+}
+
+fn vxlan(inner_frame: &[u8], flags: u8) -> Vec<u8> {
+    let mut v = vec![flags, 0, 0, 0, 0, 0, 42, 0];
+    v.extend_from_slice(inner_frame);
+    v
+}
+
+/// Geneve with two option words and the given protocol type.
+fn geneve(inner: &[u8], proto: u16) -> Vec<u8> {
+    let mut v = vec![0x02, 0];
+    v.extend_from_slice(&proto.to_be_bytes());
+    v.extend_from_slice(&[0, 0x10, 0x92, 0, 0x01, 0x02, 0x80, 0x01, 0xAA, 0xBB, 0xCC, 0xDD]);
+    v.extend_from_slice(inner);
+    v
+}
+
+#[test]
+fn vxlan_inner_packets_become_their_own_flows() {
+    let mut conv = Conv::new("172.16.11.201:40354", "54.86.237.188:80");
+    let (vtep_a, vtep_b) = (sa("10.1.200.131:50000"), sa("10.1.1.172:4789"));
+    let frames: Vec<_> = simple_http(&mut conv)
+        .iter()
+        .map(|p| eth(&udp_ip(vtep_a, vtep_b, &vxlan(&eth(p, &[0x8100]), 0x08)), &[]))
+        .collect();
+    let (events, stats) = replay(&pcap_of(1, &frames));
+    // only the inner connection is reported; the VTEP-to-VTEP datagrams make no flow
+    assert_simple_http(&events, conv.c, conv.s);
+    assert_eq!(stats.vxlan_decapsulated, 9);
+    assert_eq!((stats.tcp_packets, stats.udp_packets), (9, 0));
+    assert_eq!((stats.flows.tcp_flows, stats.flows.udp_flows), (1, 0));
+}
+
+#[test]
+fn geneve_vxlan_nesting_is_bounded_and_bad_headers_stay_udp() {
+    let (c, s) = (sa("172.16.11.201:36872"), sa("1.1.1.1:53"));
+    let dns = udp_ip(c, s, b"query");
+    // Geneve over IPv6 carrying an Ethernet frame (0x6558) with VXLAN over IPv4 inside
+    let in_vxlan = udp_ip(sa("127.0.0.1:26383"), sa("127.0.0.1:4789"), &vxlan(&eth(&dns, &[]), 8));
+    let outer = geneve(&eth(&in_vxlan, &[]), 0x6558);
+    let pkt = eth(&udp_ip(sa("[2001:db8::a]:11803"), sa("[2001:db8::b]:6081"), &outer), &[]);
+    // Geneve straight to IPv4 (protocol type 0x0800), as in zeek's geneve-vxlan capture
+    let direct = geneve(&udp_ip(s, c, b"answer"), 0x0800);
+    let pkt2 = eth(&udp_ip(sa("10.0.0.1:11803"), sa("10.0.0.2:6081"), &direct), &[]);
+    let (events, stats) = replay(&pcap_of(1, &[pkt.clone(), pkt2]));
+    let (text, _) = streams(&events);
+    assert_eq!(text[&(1, C2S)], "query");
+    assert_eq!(text[&(1, S2C)], "answer");
+    assert_eq!(events[0].key.server, s);
+    assert_eq!((stats.geneve_decapsulated, stats.vxlan_decapsulated), (2, 1));
+    assert_eq!((stats.udp_packets, stats.flows.udp_flows), (2, 1));
+
+    // depth 1: the VXLAN inside the Geneve tunnel stays a UDP datagram to port 4789
+    let mut cfg = ReplayConfig::default();
+    cfg.tunnels.max_depth = 1;
+    let (events, stats) = replay_cfg(&pcap_of(1, &[pkt]), cfg);
+    assert_eq!(events[0].key.server, sa("127.0.0.1:4789"));
+    assert_eq!((stats.geneve_decapsulated, stats.vxlan_decapsulated), (1, 0));
+    assert_eq!(stats.tunnel_depth_exceeded, 1);
+
+    // a VXLAN header without the I flag, and a truncated Geneve header: plain UDP
+    let bad = eth(&udp_ip(sa("10.0.0.1:50000"), sa("10.0.0.2:4789"), &vxlan(b"x", 0)), &[]);
+    let short = eth(&udp_ip(sa("10.0.0.1:50000"), sa("10.0.0.2:6081"), &[2, 0, 8, 0]), &[]);
+    let (events, stats) = replay(&pcap_of(1, &[bad, short]));
+    assert_eq!(stats.tunnel_invalid, 2);
+    assert_eq!((stats.vxlan_decapsulated, stats.geneve_decapsulated), (0, 0));
+    assert_eq!(stats.flows.udp_flows, 2);
+    assert_eq!(events[0].key.server, sa("10.0.0.2:4789"));
+}

@@ -32,6 +32,18 @@ pub enum LinkOutcome<'a> {
 /// Most VLAN / MPLS labels followed before giving up.
 const MAX_TAGS: usize = 8;
 
+/// LINKTYPE_ETHERNET.
+pub const LINKTYPE_ETHERNET: u32 = 1;
+
+/// The payload named by an ethertype (as tunnels such as Geneve carry them): 0x6558
+/// (Transparent Ethernet Bridging) is a whole Ethernet frame, the rest as in a frame.
+pub fn ethertype_payload(et: u16, rest: &[u8]) -> LinkOutcome<'_> {
+    match et {
+        0x6558 => ethernet(rest),
+        _ => ethertype(et, rest, 0),
+    }
+}
+
 pub fn decode(linktype: u32, data: &[u8]) -> LinkOutcome<'_> {
     match linktype {
         1 => ethernet(data),

@@ -3,9 +3,10 @@
 //! turns them into records.
 //!
 //! Offline half (pcap / pcapng replay): [`PcapReplaySource`] reads a capture through
-//! [`pcap`] -> [`link`] -> [`ip`] / [`defrag`] -> [`flows`] / [`reassembly`] and yields
-//! the same events live capture produces. [`pcapwrite`] writes captures (tests, the
-//! benchmark generator); [`fuzzing`] holds the fuzz-target bodies.
+//! [`pcap`] -> [`link`] -> [`ip`] / [`defrag`] (-> [`tunnel`] -> [`link`] ... for VXLAN
+//! and Geneve) -> [`flows`] / [`reassembly`] and yields the same events live capture
+//! produces. [`pcapwrite`] writes captures (tests, the benchmark generator); [`fuzzing`]
+//! holds the fuzz-target bodies.
 
 pub mod defrag;
 pub mod flows;
@@ -16,6 +17,7 @@ pub mod pcap;
 pub mod pcapwrite;
 pub mod reassembly;
 pub mod source;
+pub mod tunnel;
 
 pub use source::{PcapReplaySource, ReplayConfig, ReplayStats, StreamError};
 

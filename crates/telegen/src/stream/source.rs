@@ -2,15 +2,19 @@
 //!
 //! Pipeline per packet: [`pcap`](super::pcap) container -> [`link`](super::link) layer
 //! -> [`ip`](super::ip) (+ [`defrag`](super::defrag)) -> TCP/UDP -> [`flows`](super::flows)
-//! (+ [`reassembly`](super::reassembly)). Malformed packets are counted in
-//! [`ReplayStats`] and skipped; only an unreadable file header, an I/O error, or a corrupt
-//! container block (after which nothing can be trusted) end the replay with an error.
+//! (+ [`reassembly`](super::reassembly)). UDP datagrams to a VXLAN or Geneve port are
+//! unwrapped by [`tunnel`](super::tunnel) and their inner frame goes through the link
+//! layer again (bounded depth); the outer datagram makes no flow. Malformed packets are
+//! counted in [`ReplayStats`] and skipped; only an unreadable file header, an I/O error,
+//! or a corrupt container block (after which nothing can be trusted) end the replay with
+//! an error.
 
 use super::defrag::{Defrag, DefragConfig, DefragStats};
 use super::flows::{FlowConfig, FlowStats, FlowTable};
 use super::ip::{self, IpError, PROTO_TCP, PROTO_UDP};
 use super::link::{self, LinkOutcome, L3};
 use super::pcap::{CaptureFormat, PacketReader, RawPacket};
+use super::tunnel::{self, TunnelConfig};
 use super::StreamEvent;
 use std::collections::VecDeque;
 use std::fs::File;
@@ -57,6 +61,8 @@ pub struct ReplayConfig {
     pub batch_packets: usize,
     pub flows: FlowConfig,
     pub defrag: DefragConfig,
+    /// VXLAN / Geneve decapsulation.
+    pub tunnels: TunnelConfig,
 }
 
 impl Default for ReplayConfig {
@@ -67,6 +73,7 @@ impl Default for ReplayConfig {
             batch_packets: 256,
             flows: FlowConfig::default(),
             defrag: DefragConfig::default(),
+            tunnels: TunnelConfig::default(),
         }
     }
 }
@@ -78,8 +85,19 @@ pub struct ReplayStats {
     /// Packets read, and their captured bytes.
     pub packets: u64,
     pub bytes: u64,
+    /// TCP / UDP packets handed to the flow table (for a tunnel: the inner packet; the
+    /// outer datagram of a decapsulated tunnel is not counted here).
     pub tcp_packets: u64,
     pub udp_packets: u64,
+    /// Tunnel datagrams unwrapped (a Geneve-in-VXLAN packet counts once in each).
+    pub vxlan_decapsulated: u64,
+    pub geneve_decapsulated: u64,
+    /// Tunnel datagrams left as plain UDP because they were nested deeper than
+    /// [`TunnelConfig::max_depth`].
+    pub tunnel_depth_exceeded: u64,
+    /// Datagrams on a tunnel port whose tunnel header was truncated or invalid (left as
+    /// plain UDP).
+    pub tunnel_invalid: u64,
     /// Frames that carry no IP (ARP, LLDP, ...).
     pub non_ip_skipped: u64,
     /// IP packets of other protocols (ICMP, ESP, ...).
@@ -111,6 +129,7 @@ pub struct PcapReplaySource<R: Read> {
     defrag: Defrag,
     flows: FlowTable,
     stats: ReplayStats,
+    tunnels: TunnelConfig,
     batch: usize,
     total: Option<u64>,
     last_frag_sweep: u64,
@@ -143,6 +162,7 @@ impl<R: Read> PcapReplaySource<R> {
             defrag: Defrag::new(cfg.defrag),
             flows: FlowTable::new(cfg.flows),
             stats,
+            tunnels: cfg.tunnels,
             batch: cfg.batch_packets.max(1),
             total: None,
             last_frag_sweep: 0,
@@ -168,10 +188,9 @@ impl<R: Read> PcapReplaySource<R> {
             return Ok(false);
         }
         for _ in 0..self.batch {
-            let Self { reader, defrag, flows, stats, last_frag_sweep, .. } = self;
-            let r = reader.next_packet(|p| {
-                handle_packet(p, defrag, flows, stats, last_frag_sweep, out);
-            });
+            let Self { reader, defrag, flows, stats, tunnels, last_frag_sweep, .. } = self;
+            let mut cx = Ctx { defrag, flows, stats, tunnels, last_frag_sweep, out };
+            let r = reader.next_packet(|p| handle_packet(p, &mut cx));
             match r {
                 Ok(Some(())) => {}
                 Ok(None) => {
@@ -235,63 +254,63 @@ impl<R: Read> Iterator for PcapReplaySource<R> {
     }
 }
 
-fn handle_packet(
-    p: RawPacket<'_>,
-    defrag: &mut Defrag,
-    flows: &mut FlowTable,
-    stats: &mut ReplayStats,
-    last_frag_sweep: &mut u64,
-    out: &mut Vec<StreamEvent>,
-) {
+/// The mutable state one packet touches.
+struct Ctx<'a> {
+    defrag: &'a mut Defrag,
+    flows: &'a mut FlowTable,
+    stats: &'a mut ReplayStats,
+    tunnels: &'a TunnelConfig,
+    last_frag_sweep: &'a mut u64,
+    out: &'a mut Vec<StreamEvent>,
+}
+
+fn handle_packet(p: RawPacket<'_>, cx: &mut Ctx<'_>) {
+    let stats = &mut *cx.stats;
     stats.packets += 1;
     stats.bytes += p.data.len() as u64;
     match stats.linktypes.iter_mut().find(|(lt, _)| *lt == p.linktype) {
         Some((_, n)) => *n += 1,
         None => stats.linktypes.push((p.linktype, 1)),
     }
-    let parsed = match link::decode(p.linktype, p.data) {
+    link_outcome(p.ts_ns, link::decode(p.linktype, p.data), 0, cx);
+}
+
+/// One frame's link-layer outcome; `depth` = tunnels already unwrapped around it.
+fn link_outcome(ts: u64, l: LinkOutcome<'_>, depth: usize, cx: &mut Ctx<'_>) {
+    let parsed = match l {
         LinkOutcome::Ip(L3::V4(d)) => ip::parse_v4(d),
         LinkOutcome::Ip(L3::V6(d)) => ip::parse_v6(d),
-        LinkOutcome::NotIp => return stats.non_ip_skipped += 1,
-        LinkOutcome::Truncated => return stats.truncated_packets += 1,
-        LinkOutcome::Unsupported => return stats.unsupported_linktype += 1,
+        LinkOutcome::NotIp => return cx.stats.non_ip_skipped += 1,
+        LinkOutcome::Truncated => return cx.stats.truncated_packets += 1,
+        LinkOutcome::Unsupported => return cx.stats.unsupported_linktype += 1,
     };
     let pkt = match parsed {
         Ok(pkt) => pkt,
-        Err(e) => return count_err(stats, e),
+        Err(e) => return count_err(cx.stats, e),
     };
     let Some(frag) = pkt.frag else {
-        if pkt.missing > 0 {
-            stats.snaplen_cut_packets += 1;
+        // A tunnelled packet cut by the snaplen was already counted by its outer packet.
+        if pkt.missing > 0 && depth == 0 {
+            cx.stats.snaplen_cut_packets += 1;
         }
-        return transport(
-            p.ts_ns,
-            pkt.src,
-            pkt.dst,
-            pkt.proto,
-            pkt.payload,
-            pkt.missing,
-            flows,
-            stats,
-            out,
-        );
+        return transport(ts, pkt.src, pkt.dst, pkt.proto, pkt.payload, pkt.missing, depth, cx);
     };
-    if p.ts_ns.saturating_sub(*last_frag_sweep) >= 1_000_000_000 {
-        *last_frag_sweep = p.ts_ns;
-        defrag.expire(p.ts_ns);
+    if ts.saturating_sub(*cx.last_frag_sweep) >= 1_000_000_000 {
+        *cx.last_frag_sweep = ts;
+        cx.defrag.expire(ts);
     }
-    let whole = defrag.push(p.ts_ns, pkt.src, pkt.dst, pkt.proto, frag, pkt.payload, pkt.missing);
+    let whole = cx.defrag.push(ts, pkt.src, pkt.dst, pkt.proto, frag, pkt.payload, pkt.missing);
     let Some(buf) = whole else { return };
     if pkt.src.is_ipv4() {
-        transport(p.ts_ns, pkt.src, pkt.dst, pkt.proto, &buf, 0, flows, stats, out);
+        transport(ts, pkt.src, pkt.dst, pkt.proto, &buf, 0, depth, cx);
     } else {
         match ip::walk_v6_exts(pkt.proto, &buf) {
             Ok((proto, off, None)) => {
-                transport(p.ts_ns, pkt.src, pkt.dst, proto, &buf[off..], 0, flows, stats, out)
+                transport(ts, pkt.src, pkt.dst, proto, &buf[off..], 0, depth, cx)
             }
             // A second fragment header inside a reassembled datagram is nonsense.
-            Ok((_, _, Some(_))) => stats.malformed_packets += 1,
-            Err(e) => count_err(stats, e),
+            Ok((_, _, Some(_))) => cx.stats.malformed_packets += 1,
+            Err(e) => count_err(cx.stats, e),
         }
     }
 }
@@ -311,29 +330,62 @@ fn transport(
     proto: u8,
     data: &[u8],
     missing: u32,
-    flows: &mut FlowTable,
-    stats: &mut ReplayStats,
-    out: &mut Vec<StreamEvent>,
+    depth: usize,
+    cx: &mut Ctx<'_>,
 ) {
     match proto {
         PROTO_TCP => match ip::parse_tcp(data) {
             Ok(seg) => {
-                stats.tcp_packets += 1;
+                cx.stats.tcp_packets += 1;
                 let s = SocketAddr::new(src, seg.src_port);
                 let d = SocketAddr::new(dst, seg.dst_port);
-                flows.tcp(ts, s, d, &seg, missing, out);
+                cx.flows.tcp(ts, s, d, &seg, missing, cx.out);
             }
-            Err(e) => count_err(stats, e),
+            Err(e) => count_err(cx.stats, e),
         },
         PROTO_UDP => match ip::parse_udp(data, missing) {
             Ok(dg) => {
-                stats.udp_packets += 1;
+                if let Some(kind) = cx.tunnels.kind(dg.dst_port) {
+                    if decapsulate(ts, kind, dg.payload, depth, cx) {
+                        return;
+                    }
+                }
+                cx.stats.udp_packets += 1;
                 let s = SocketAddr::new(src, dg.src_port);
                 let d = SocketAddr::new(dst, dg.dst_port);
-                flows.udp(ts, s, d, &dg, out);
+                cx.flows.udp(ts, s, d, &dg, cx.out);
             }
-            Err(e) => count_err(stats, e),
+            Err(e) => count_err(cx.stats, e),
         },
-        _ => stats.other_ip_packets += 1,
+        _ => cx.stats.other_ip_packets += 1,
+    }
+}
+
+/// Unwraps a tunnel datagram and handles the inner frame. Returns false when the datagram
+/// is to stay an ordinary UDP datagram (too deep, or not a valid tunnel header).
+fn decapsulate(
+    ts: u64,
+    kind: tunnel::Kind,
+    payload: &[u8],
+    depth: usize,
+    cx: &mut Ctx<'_>,
+) -> bool {
+    if depth >= cx.tunnels.max_depth {
+        cx.stats.tunnel_depth_exceeded += 1;
+        return false;
+    }
+    match tunnel::decapsulate(kind, payload) {
+        Ok(inner) => {
+            match kind {
+                tunnel::Kind::Vxlan => cx.stats.vxlan_decapsulated += 1,
+                tunnel::Kind::Geneve => cx.stats.geneve_decapsulated += 1,
+            }
+            link_outcome(ts, inner, depth + 1, cx);
+            true
+        }
+        Err(_) => {
+            cx.stats.tunnel_invalid += 1;
+            false
+        }
     }
 }
