@@ -32,6 +32,9 @@ pub struct ParseStats {
     /// HTTP/2 header blocks that could not be decoded (or were lost): the HPACK
     /// decoder of that direction restarted, fields after the error are unknown.
     pub hpack_resets: u64,
+    /// DNS questions after the first of a message (validated and counted; the record
+    /// carries the first question only).
+    pub dns_extra_questions: u64,
 }
 
 impl ParseStats {
@@ -52,5 +55,6 @@ impl ParseStats {
         self.bytes_unparsed += o.bytes_unparsed;
         self.upgrades += o.upgrades;
         self.hpack_resets += o.hpack_resets;
+        self.dns_extra_questions += o.dns_extra_questions;
     }
 }

@@ -7,6 +7,10 @@ pub const HEADER_LEN: usize = 12;
 
 /// Counts above this are implausible for detection (parsing still bounds them by length).
 const PLAUSIBLE_COUNT: u16 = 64;
+/// Questions per message accepted by detection on a DNS port. Nearly every message has
+/// one; a few resolvers and test tools send several (RFC 1035 allows it, RFC 9619 clarifies
+/// that QDCOUNT > 1 is not used in practice, but it is seen).
+const PLAUSIBLE_QUESTIONS: u16 = 4;
 
 /// A parsed DNS header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,12 +47,12 @@ impl Header {
         (self.flags & 0xf) as u8
     }
     /// Whether this header looks like real DNS: known opcode, the Z bit clear, small
-    /// counts, and a query that carries no error code.
+    /// counts (a few questions at most), and a query that carries no error code.
     pub fn plausible(&self) -> bool {
         let counts = [self.qdcount, self.ancount, self.nscount, self.arcount];
         matches!(self.opcode(), 0 | 1 | 2 | 4 | 5 | 6)
             && self.flags & 0x0040 == 0
-            && self.qdcount <= 1 + u16::from(self.opcode() != 0)
+            && self.qdcount <= PLAUSIBLE_QUESTIONS
             && counts.iter().all(|&c| c <= PLAUSIBLE_COUNT)
             && (self.is_response() || self.rcode() == 0)
     }

@@ -1,7 +1,9 @@
 //! DNS query/response matching within one connection or UDP flow: by (id, question
 //! name, question type), oldest first (a retry with the same id is a separate query).
-//! Unanswered queries become `TIMEOUT` records; responses without a query become
-//! `response_only` records.
+//! A query without a question (an inverse query, RFC 1035 section 6.4 / RFC 3425) is
+//! matched by id alone, and its record takes the question of the response. Only the
+//! first question of a message is used; further ones are counted. Unanswered queries
+//! become `TIMEOUT` records; responses without a query become `response_only` records.
 
 use std::collections::VecDeque;
 
@@ -13,6 +15,8 @@ use crate::Limits;
 
 struct PendingQuery {
     id: u16,
+    /// The query carried a question (inverse queries do not).
+    has_question: bool,
     qname: String,
     qtype: u16,
     ts: u64,
@@ -55,6 +59,7 @@ impl DnsMatcher {
             }
         };
         stats.dns_messages += 1;
+        stats.dns_extra_questions += u64::from(msg.header.qdcount.saturating_sub(1));
         let qname = msg.question_name().unwrap_or_default();
         let qtype = msg.question.map_or(0, |q| q.qtype);
         if !msg.header.is_response() {
@@ -64,20 +69,30 @@ impl DnsMatcher {
                     out.push(Record::Dns(timeout_record(old)));
                 }
             }
-            self.pending.push_back(PendingQuery { id: msg.header.id, qname, qtype, ts });
+            let has_question = msg.question.is_some();
+            let id = msg.header.id;
+            self.pending.push_back(PendingQuery { id, has_question, qname, qtype, ts });
             return;
         }
         let id = msg.header.id;
         let found = self.pending.iter().position(|p| {
             p.id == id
                 && (msg.question.is_none()
+                    || !p.has_question
                     || (p.qtype == qtype && p.qname.eq_ignore_ascii_case(&qname)))
         });
         let mut rec = match found.and_then(|i| self.pending.remove(i)) {
-            Some(p) => DnsRecord {
+            Some(p) if p.has_question => DnsRecord {
                 query_ns: p.ts,
                 question_name: p.qname,
                 question_type: type_name(p.qtype),
+                ..DnsRecord::default()
+            },
+            // An inverse query: the response names what was asked for.
+            Some(p) => DnsRecord {
+                query_ns: p.ts,
+                question_name: qname,
+                question_type: type_name(qtype),
                 ..DnsRecord::default()
             },
             None => {

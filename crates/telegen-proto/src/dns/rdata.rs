@@ -1,5 +1,5 @@
 //! Record types, RCODEs and RDATA as text (RFC 1035 3.3, RFC 3596 AAAA, RFC 2782 SRV,
-//! RFC 6895 registry). Types not rendered are kept as `TYPE<n>` with RFC 3597 generic
+//! RFC 3403 NAPTR, RFC 4034 RRSIG, RFC 6895 registry). Types not rendered are kept as `TYPE<n>` with RFC 3597 generic
 //! data (`\# <len> <hex>`), the hex cut at `MAX_HEX_BYTES`.
 
 use std::fmt::Write;
@@ -121,25 +121,82 @@ fn render(msg: &[u8], rr: &Rr<'_>) -> Option<String> {
         16 | 99 => {
             let mut p = 0;
             while p < d.len() {
-                let l = usize::from(d[p]);
-                let t = d.get(p + 1..p + 1 + l)?;
                 if p > 0 {
                     s.push(' ');
                 }
-                s.push('"');
-                for c in String::from_utf8_lossy(t).chars() {
-                    if c == '"' || c == '\\' {
-                        s.push('\\');
-                    }
-                    s.push(c);
-                }
-                s.push('"');
-                p += 1 + l;
+                p = char_string(d, p, &mut s)?;
             }
         }
+        35 => naptr(msg, rr, &mut s)?,
+        46 => rrsig(msg, rr, &mut s)?,
         _ => return None,
     }
     Some(s)
+}
+
+/// The <character-string> at `p` in `d`, quoted (`"` and `\\` escaped); returns the
+/// offset after it.
+fn char_string(d: &[u8], p: usize, s: &mut String) -> Option<usize> {
+    let l = usize::from(*d.get(p)?);
+    let t = d.get(p + 1..p + 1 + l)?;
+    s.push('"');
+    for c in String::from_utf8_lossy(t).chars() {
+        if c == '"' || c == '\\' {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    Some(p + 1 + l)
+}
+
+/// NAPTR (RFC 3403 section 4.1) in zone-file form:
+/// `order preference "flags" "services" "regexp" replacement`.
+fn naptr(msg: &[u8], rr: &Rr<'_>, s: &mut String) -> Option<()> {
+    let d = rr.rdata;
+    write!(s, "{} {}", u16_at(d, 0)?, u16_at(d, 2)?).ok()?;
+    let mut p = 4;
+    for _ in 0..3 {
+        s.push(' ');
+        p = char_string(d, p, s)?;
+    }
+    s.push(' ');
+    let end = name_at(msg, rr.rdata_off + p, s)?;
+    (end == rr.rdata_off + d.len()).then_some(())
+}
+
+/// RRSIG (RFC 4034 section 3.2) in zone-file form without the signature itself:
+/// `type-covered algorithm labels original-ttl expiration inception key-tag signer`,
+/// the times as `YYYYMMDDHHmmSS` (UTC).
+fn rrsig(msg: &[u8], rr: &Rr<'_>, s: &mut String) -> Option<()> {
+    let d = rr.rdata;
+    let fixed = d.get(..18)?;
+    let (alg, labels) = (fixed[2], fixed[3]);
+    write!(s, "{} {alg} {labels} {} ", type_name(u16_at(d, 0)?), u32_at(d, 4)?).ok()?;
+    push_time(s, u32_at(d, 8)?);
+    s.push(' ');
+    push_time(s, u32_at(d, 12)?);
+    write!(s, " {} ", u16_at(d, 16)?).ok()?;
+    let end = name_at(msg, rr.rdata_off + 18, s)?;
+    (end <= rr.rdata_off + d.len()).then_some(())
+}
+
+/// Seconds since the Unix epoch as `YYYYMMDDHHmmSS` (UTC), by the days-to-civil
+/// algorithm (proleptic Gregorian calendar).
+fn push_time(s: &mut String, secs: u32) {
+    let days = i64::from(secs / 86_400);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, sec) = (rem / 3600, rem / 60 % 60, rem % 60);
+    let _ = write!(s, "{year:04}{month:02}{day:02}{h:02}{m:02}{sec:02}");
 }
 
 /// RFC 3597 generic RDATA: `\# <len> <hex>` (hex cut at `MAX_HEX_BYTES`, then `...`).
@@ -191,6 +248,42 @@ mod tests {
             soa.extend(n.to_be_bytes());
         }
         assert_eq!(text(6, &soa), "ns.ex.org admin.ex.org 1 2 3 4 5");
+    }
+
+    #[test]
+    fn renders_naptr() {
+        let mut n = vec![0, 100, 0, 100, 1, b's', 8];
+        n.extend_from_slice(b"SIPS+D2T");
+        n.push(0);
+        n.extend(encode_name("_sips._tcp.ex.org"));
+        assert_eq!(text(35, &n), "100 100 \"s\" \"SIPS+D2T\" \"\" _sips._tcp.ex.org");
+        let mut regexp = vec![0, 10, 0, 5, 1, b'u', 7];
+        regexp.extend_from_slice(b"E2U+sip");
+        regexp.push(5);
+        regexp.extend_from_slice(b"!^.*!");
+        regexp.push(0);
+        assert_eq!(text(35, &regexp), "10 5 \"u\" \"E2U+sip\" \"!^.*!\" .");
+        // A string running past the RDATA, or bytes after the replacement: generic.
+        assert_eq!(text(35, &[0, 1, 0, 1, 9, b'x']), "\\# 6 000100010978");
+        let mut extra = regexp.clone();
+        extra.push(0);
+        assert!(text(35, &extra).starts_with("\\# "));
+    }
+
+    #[test]
+    fn renders_rrsig_without_signature() {
+        let mut r = vec![0, 5, 5, 3];
+        r.extend(86_400u32.to_be_bytes());
+        r.extend(1_262_304_000u32.to_be_bytes()); // 2010-01-01 00:00:00
+        r.extend(951_782_400u32.to_be_bytes()); // 2000-02-29 00:00:00
+        r.extend(4242u16.to_be_bytes());
+        r.extend(encode_name("cmu.edu"));
+        r.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(text(46, &r), "CNAME 5 3 86400 20100101000000 20000229000000 4242 cmu.edu");
+        let mut t = String::new();
+        push_time(&mut t, u32::MAX);
+        assert_eq!(t, "21060207062815");
+        assert!(text(46, &r[..17]).starts_with("\\# 17 "));
     }
 
     #[test]

@@ -184,3 +184,51 @@ fn tcp_oversized_message_skipped_and_gap_inside_message() {
     let st = p.take_stats();
     assert_eq!((st.errors_buffer_full, st.gaps, st.gaps_desync), (1, 1, 0));
 }
+
+#[test]
+fn two_questions_with_forward_pointer_are_one_query() {
+    // The first question is a pointer forward to the name of the second (offset 18),
+    // as in suricata-verify's dns-forward-pointer capture.
+    let mut q = vec![0x8e, 0x04, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0];
+    q.extend_from_slice(&[0xc0, 18, 0, 1, 0, 1]);
+    q.extend_from_slice(b"\x0acodemonkey\x03net\x00\x00\x01\x00\x01");
+    let r = build(0x8e04, 0x8180, "codemonkey.net", 1, &[rr(1, 300, &[152, 53, 82, 239])]);
+    for port in [53, 9999] {
+        let (recs, st) = udp(&Limits::default(), port, &[(C2S, &q), (S2C, &r)]);
+        let d = dns(&recs);
+        if port != 53 {
+            // Off the DNS ports detection wants one question: the query is not DNS yet.
+            assert!(d[0].response_only);
+            continue;
+        }
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].id, d[0].question_name.as_str(), d[0].question_type.as_str()),
+            (0x8e04, "codemonkey.net", "A")
+        );
+        assert!(!d[0].response_only);
+        assert_eq!(d[0].answers[0].data, "152.53.82.239");
+        assert_eq!((st.dns_messages, st.dns_extra_questions, st.errors_malformed), (2, 1, 0));
+    }
+}
+
+#[test]
+fn inverse_query_matches_its_response_by_id() {
+    // IQUERY (opcode 1): no question, the answer section holds the known data; the
+    // response adds the question. Over TCP, as in zeek's dns-inverse-query capture.
+    let mut q = vec![0x87, 0xee, 0x09, 0x80, 0, 0, 0, 1, 0, 0, 0, 0];
+    q.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0x7a, 0x69, 0, 4, 4, 3, 2, 1]);
+    let mut r = vec![0x87, 0xee, 0x89, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    r.extend_from_slice(b"\x09[4.3.2.1]\x00\x00\x01\x00\x01");
+    r.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0x7a, 0x69, 0, 4, 4, 3, 2, 1]);
+    let (q, r) = (tcp(&q), tcp(&r));
+    let recs =
+        same_records_any_split(Transport::Tcp, 53, &Limits::default(), &[(C2S, &q), (S2C, &r)]);
+    let d = dns(&recs);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0].question_name.as_str(), d[0].question_type.as_str(), d[0].response_only),
+        ("[4\\.3\\.2\\.1]", "A", false)
+    );
+    assert_eq!((d[0].query_ns, d[0].response_ns), (1000, Some(2000)));
+}
