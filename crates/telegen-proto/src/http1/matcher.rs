@@ -1,6 +1,9 @@
 //! HTTP/1 request/response matching: a bounded FIFO of requests per connection
 //! (pipelining), response framing decisions that depend on the request (HEAD, CONNECT,
-//! RFC 9112 section 6.3), interim 1xx responses, upgrades, and record building.
+//! RFC 9112 section 6.3), interim 1xx responses, upgrades, HTTP/0.9 simple requests
+//! (answered by a bare body until close), heads cut short (by a gap, the connection's
+//! end, a timeout, or the response starting) kept with what was seen, and record
+//! building.
 
 use std::collections::VecDeque;
 
@@ -53,6 +56,11 @@ struct Exchange {
     is_head: bool,
     is_connect: bool,
     upgrade: Option<Upgrade>,
+    /// An HTTP/0.9 request: its response has no head.
+    http09: bool,
+    /// The request head was cut short: why (the record is incomplete for this reason
+    /// even when the response is complete).
+    cut: Option<&'static str>,
     req_body: Vec<u8>,
     resp_body: Vec<u8>,
 }
@@ -84,6 +92,11 @@ impl Matcher {
             upgrade_request: None,
             limits: limits.clone(),
         }
+    }
+
+    /// How long a request waits for its response.
+    pub fn request_timeout(&self) -> u64 {
+        self.limits.request_timeout_ns
     }
 
     /// Requests not yet emitted (including one whose response is being read).
@@ -124,6 +137,78 @@ impl Matcher {
         } else {
             Framing::Length(info.content_length.unwrap_or(0))
         };
+        let request_headers = self.capture(req.headers, stats);
+        let rec = HttpRecord {
+            start_ns: ts,
+            end_ns: ts,
+            method: method.to_owned(),
+            target: req.path.unwrap_or("").to_owned(),
+            version: if req.version == Some(0) { "1.0" } else { "1.1" }.to_owned(),
+            host,
+            request_body_len: info.content_length.or(if info.chunked { None } else { Some(0) }),
+            request_headers,
+            ..HttpRecord::default()
+        };
+        self.push(ts, rec, info.upgrade, stats, out);
+        framing
+    }
+
+    /// An HTTP/0.9 simple request (`GET /path` and a line end): no headers, no body.
+    pub fn request09(
+        &mut self,
+        ts: u64,
+        method: &str,
+        target: &str,
+        stats: &mut ParseStats,
+        out: &mut Vec<Record>,
+    ) {
+        stats.http_messages += 1;
+        let rec = HttpRecord {
+            start_ns: ts,
+            end_ns: ts,
+            method: method.to_owned(),
+            target: target.to_owned(),
+            version: "0.9".to_owned(),
+            request_body_len: Some(0),
+            ..HttpRecord::default()
+        };
+        self.push(ts, rec, None, stats, out);
+        if let Some(x) = self.pending.back_mut() {
+            x.http09 = true;
+        }
+        self.req_cur = None;
+    }
+
+    /// A request head cut short by `why` ("gap", "connection_closed", "timeout"): its
+    /// start line and the header lines seen are kept, the body is not followed. The
+    /// request body length is the declared one, if a Content-Length was seen.
+    pub fn request_cut(
+        &mut self,
+        ts: u64,
+        req: &httparse::Request<'_, '_>,
+        info: &HeadInfo,
+        why: &'static str,
+        stats: &mut ParseStats,
+        out: &mut Vec<Record>,
+    ) {
+        self.request_head(ts, req, info, stats, out);
+        self.req_cur = None;
+        if let Some(x) = self.pending.back_mut() {
+            x.cut = Some(why);
+            x.rec.request_body_len = info.content_length;
+        }
+    }
+
+    /// Queues a new exchange (evicting the oldest when `Limits::max_pending` is hit);
+    /// it becomes the request whose body is read.
+    fn push(
+        &mut self,
+        ts: u64,
+        rec: HttpRecord,
+        upgrade: Option<Upgrade>,
+        stats: &mut ParseStats,
+        out: &mut Vec<Record>,
+    ) {
         if self.pending.len() >= self.limits.max_pending.max(1) {
             stats.pending_overflow += 1;
             // Evict the oldest request that is not being answered right now.
@@ -138,27 +223,17 @@ impl Matcher {
         let id = self.next_id;
         self.next_id += 1;
         self.req_cur = Some(id);
-        let request_headers = self.capture(req.headers, stats);
         self.pending.push_back(Exchange {
             id,
-            rec: HttpRecord {
-                start_ns: ts,
-                end_ns: ts,
-                method: method.to_owned(),
-                target: req.path.unwrap_or("").to_owned(),
-                version: if req.version == Some(0) { "1.0" } else { "1.1" }.to_owned(),
-                host,
-                request_body_len: info.content_length.or(if info.chunked { None } else { Some(0) }),
-                request_headers,
-                ..HttpRecord::default()
-            },
-            is_head: method == "HEAD",
-            is_connect: method == "CONNECT",
-            upgrade: info.upgrade,
+            is_head: rec.method == "HEAD",
+            is_connect: rec.method == "CONNECT",
+            rec,
+            upgrade,
+            http09: false,
+            cut: None,
             req_body: Vec::new(),
             resp_body: Vec::new(),
         });
-        framing
     }
 
     /// A response head was parsed at `ts`; decides its framing.
@@ -214,6 +289,53 @@ impl Matcher {
         } else {
             Framing::UntilClose
         })
+    }
+
+    /// Whether a response starting at `ts` answers an HTTP/0.9 request (so it has no
+    /// head: the body runs until close).
+    pub fn expects_http09(&self, ts: u64) -> bool {
+        !self.responding && self.pending.front().is_some_and(|x| x.http09 && x.rec.start_ns <= ts)
+    }
+
+    /// The response to the oldest (HTTP/0.9) request starts: no status, body until close.
+    pub fn response09(&mut self, stats: &mut ParseStats) {
+        stats.http_messages += 1;
+        self.responding = true;
+    }
+
+    /// A response head cut short by `why`: its status line (and the header lines seen)
+    /// answer the oldest request, which is emitted incomplete; the body is not followed.
+    /// Interim (1xx) heads are dropped (counted as messages).
+    pub fn response_cut(
+        &mut self,
+        ts: u64,
+        resp: &httparse::Response<'_, '_>,
+        why: &'static str,
+        stats: &mut ParseStats,
+        out: &mut Vec<Record>,
+    ) {
+        stats.http_messages += 1;
+        let code = resp.code.unwrap_or(0);
+        if (100..200).contains(&code) {
+            return;
+        }
+        if self.pending.front().is_none_or(|x| x.rec.start_ns > ts) {
+            stats.unmatched_responses += 1;
+            return;
+        }
+        match why {
+            "connection_closed" => stats.closed_incomplete += 1,
+            "timeout" => stats.requests_expired += 1,
+            _ => {}
+        }
+        let headers = self.capture(resp.headers, stats);
+        let mut x = self.pending.pop_front().expect("checked: a front exists");
+        if self.req_cur == Some(x.id) {
+            self.req_cur = None;
+        }
+        x.rec.status = Some(code);
+        x.rec.response_headers = headers;
+        Self::emit(x, ts, Some(why), out);
     }
 
     /// Body bytes of the current message on `role`.
@@ -330,7 +452,7 @@ impl Matcher {
 
     fn emit(mut x: Exchange, ts: u64, why: Option<&'static str>, out: &mut Vec<Record>) {
         x.rec.end_ns = ts.max(x.rec.start_ns);
-        x.rec.incomplete = why;
+        x.rec.incomplete = why.or(x.cut);
         if !x.req_body.is_empty() {
             x.rec.request_body = Some(String::from_utf8_lossy(&x.req_body).into_owned());
         }

@@ -1,5 +1,6 @@
-//! HTTP/1.0 and HTTP/1.1 (RFC 9112, semantics RFC 9110): incremental, zero-copy parsing
-//! of both directions of a connection and FIFO request/response matching.
+//! HTTP/1.0 and HTTP/1.1 (RFC 9112, semantics RFC 9110), and HTTP/0.9 simple requests
+//! (RFC 1945 section 4.1): incremental, zero-copy parsing of both directions of a
+//! connection and FIFO request/response matching.
 //!
 //! - `parser`: pure functions (heads via httparse, framing, chunk lines, start probes);
 //! - `stream`: one direction's state machine with a bounded buffer and resync;
@@ -52,6 +53,16 @@ impl Http1Conn {
         out: &mut Vec<Record>,
     ) {
         let max_buffer = self.max_buffer;
+        if dir == Direction::ServerToClient
+            && self.m.pending_len() == 0
+            && self.req.partial_head_since().is_some_and(|t| t <= ts)
+        {
+            // A response starts while the request head is incomplete and no other
+            // request waits: the rest of that head was not seen (lost, or answered
+            // early); the request is reported with what was seen.
+            let cx = &mut Cx { m: &mut self.m, stats, out, max_buffer };
+            self.req.flush_partial(ts, "gap", cx);
+        }
         let (p, m) = self.split(dir);
         p.feed(ts, data, &mut Cx { m, stats, out, max_buffer });
         self.sync_upgrade(stats);
@@ -85,6 +96,14 @@ impl Http1Conn {
     }
 
     pub fn expire(&mut self, now: u64, stats: &mut ParseStats, out: &mut Vec<Record>) {
+        // A head waiting for its end longer than the request timeout is reported with
+        // what was seen (a response's status line answers its request).
+        let (t, max_buffer) = (self.m.request_timeout(), self.max_buffer);
+        for p in [&mut self.req, &mut self.resp] {
+            if p.partial_head_since().is_some_and(|since| since.saturating_add(t) <= now) {
+                p.flush_partial(now, "timeout", &mut Cx { m: &mut self.m, stats, out, max_buffer });
+            }
+        }
         self.m.expire(now, stats, out);
     }
 
@@ -126,3 +145,5 @@ impl Http1Conn {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_edge;

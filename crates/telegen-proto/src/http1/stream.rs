@@ -4,7 +4,7 @@
 //! garbage, a missed connection start, or a gap.
 
 use super::matcher::{Framing, Lost, Matcher, RespAction, Role};
-use super::parser::{self, StartMatch, Upgrade};
+use super::parser::{self, StartMatch, Upgrade, VersionFix};
 use crate::record::Record;
 use crate::stats::ParseStats;
 use crate::status::Status;
@@ -79,9 +79,13 @@ impl DirParser {
                 return self.overflow(data, ts, cx);
             }
             self.buf.extend_from_slice(&data[..take]);
-            // A partial head is only re-parsed once its end may be present.
+            // A partial head is only re-parsed once its end may be present, or once its
+            // first line is complete (an HTTP/0.9 request is that line alone), or when it
+            // stopped looking like a message start.
             if self.state == State::Head
                 && !parser::has_head_end(&self.buf[old.saturating_sub(2)..])
+                && !first_line_completed(&self.buf, old)
+                && self.probe(&self.buf) != StartMatch::No
             {
                 data = &data[take..];
                 continue;
@@ -189,11 +193,29 @@ impl DirParser {
 
     /// Parses one message head at the start of `buf`.
     fn head(&mut self, buf: &[u8], ts: u64, cx: &mut Cx<'_>) -> Status {
+        let fixed;
+        let buf = match parser::fix_version(buf, self.role == Role::Request) {
+            VersionFix::AsIs => buf,
+            VersionFix::Partial => return Status::Partial,
+            VersionFix::Fixed(v) => {
+                fixed = v;
+                &fixed[..]
+            }
+        };
         let mut slots = parser::header_slots();
         match self.role {
             Role::Request => {
                 let mut req = httparse::Request::new(&mut []);
                 let st = parser::parse_request(buf, &mut slots, &mut req);
+                if let Status::Error(_) = st {
+                    if let Some((method, target, n)) = parser::request09(buf) {
+                        cx.m.request09(ts, method, target, cx.stats, cx.out);
+                        return Status::Complete(n);
+                    }
+                    if parser::request_line_partial(buf) {
+                        return Status::Partial;
+                    }
+                }
                 let Status::Complete(n) = st else { return st };
                 let info = match parser::head_info(req.headers) {
                     Ok(i) => i,
@@ -256,6 +278,15 @@ impl DirParser {
             match self.state {
                 State::Head => {
                     let t = if pos == 0 { first_ts } else { ts };
+                    if self.role == Role::Response
+                        && cx.m.expects_http09(t)
+                        && self.probe(rest) == StartMatch::No
+                    {
+                        // HTTP/0.9: the response is the body alone, until close.
+                        cx.m.response09(cx.stats);
+                        self.start_body(Framing::UntilClose, t, cx);
+                        continue;
+                    }
                     match self.head(rest, t, cx) {
                         Status::Complete(n) => pos += n,
                         Status::Partial => match self.probe(rest) {
@@ -400,7 +431,10 @@ impl DirParser {
             return;
         }
         cx.stats.gaps_desync += 1;
+        // A head whose start line was seen is reported with what was seen.
+        let flushed = !self.buf.is_empty() && self.flush_partial(ts, "gap", cx);
         let lost = match self.state {
+            _ if flushed => Lost::Nothing,
             State::Head if self.buf.is_empty() => Lost::Unknown,
             State::Head => Lost::Current,
             State::Resync => Lost::Nothing,
@@ -415,11 +449,15 @@ impl DirParser {
         self.state = State::Resync;
     }
 
-    /// The connection closed: a body delimited by close ends here.
+    /// The connection closed: a body delimited by close ends here, a head cut short is
+    /// reported with what was seen.
     pub fn close(&mut self, ts: u64, cx: &mut Cx<'_>) {
         match self.state {
             State::UntilClose => self.end_message(ts, cx),
-            State::Head | State::Resync | State::Upgraded => {}
+            State::Head => {
+                self.flush_partial(ts, "connection_closed", cx);
+            }
+            State::Resync | State::Upgraded => {}
             _ => self.abort(ts, "connection_closed", cx),
         }
         if !self.buf.is_empty() {
@@ -427,4 +465,57 @@ impl DirParser {
             self.buf.clear();
         }
     }
+
+    /// Time of the first byte of a head waiting for its end, if one is buffered.
+    pub fn partial_head_since(&self) -> Option<u64> {
+        (self.state == State::Head && !self.buf.is_empty()).then_some(self.buf_ts)
+    }
+
+    /// A head cut short (by a gap, the connection's end, a timeout, or for a request its
+    /// response starting): when at least its start line is complete, its complete lines
+    /// are parsed as the whole head and the message is reported with what was seen
+    /// (request: start line, headers, declared body length; response: status). Returns
+    /// whether the buffered bytes were used that way; parsing then resyncs.
+    pub fn flush_partial(&mut self, ts: u64, why: &'static str, cx: &mut Cx<'_>) -> bool {
+        if self.state != State::Head {
+            return false;
+        }
+        let Some(last_nl) = self.buf.iter().rposition(|&b| b == b'\n') else { return false };
+        let mut head = Vec::with_capacity(last_nl + 3);
+        head.extend_from_slice(&self.buf[..=last_nl]);
+        head.extend_from_slice(b"\r\n");
+        let is_request = self.role == Role::Request;
+        if let VersionFix::Fixed(v) = parser::fix_version(&head, is_request) {
+            head = v;
+        }
+        let mut slots = parser::header_slots();
+        let used = if is_request {
+            let mut req = httparse::Request::new(&mut []);
+            let st = parser::parse_request(&head, &mut slots, &mut req);
+            let ok = matches!(st, Status::Complete(_));
+            if ok {
+                let info = parser::head_info(req.headers).unwrap_or_default();
+                cx.m.request_cut(self.buf_ts, &req, &info, why, cx.stats, cx.out);
+            }
+            ok
+        } else {
+            let mut resp = httparse::Response::new(&mut []);
+            let st = parser::parse_response(&head, &mut slots, &mut resp);
+            let ok = matches!(st, Status::Complete(_));
+            if ok {
+                cx.m.response_cut(ts, &resp, why, cx.stats, cx.out);
+            }
+            ok
+        };
+        if used {
+            self.buf.clear();
+            self.state = State::Resync;
+        }
+        used
+    }
+}
+
+/// Whether the bytes appended to `buf` at `old` hold the end of its first line.
+fn first_line_completed(buf: &[u8], old: usize) -> bool {
+    parser::memchr(b'\n', &buf[old..]).is_some() && parser::memchr(b'\n', &buf[..old]).is_none()
 }
