@@ -330,7 +330,9 @@ impl L7Signals {
             match (status, kind) {
                 (Some(s), SpanKind::Server) if s >= 500 => SpanStatus::Error,
                 (Some(s), SpanKind::Client) if s >= 400 => SpanStatus::Error,
-                (None, _) => SpanStatus::Error,
+                // No status: an exchange that did not complete is an error; HTTP/0.9
+                // has no status line at all.
+                (None, _) if h.incomplete.is_some() => SpanStatus::Error,
                 _ => SpanStatus::Unset,
             }
         };
