@@ -75,9 +75,12 @@ impl DnsMatcher {
             return;
         }
         let id = msg.header.id;
+        // A response without a question matches by id, except with id 0: that is an
+        // mDNS announcement (RFC 6762 section 18.1), not an answer to a query.
+        let by_id = msg.question.is_none() && id != 0;
         let found = self.pending.iter().position(|p| {
             p.id == id
-                && (msg.question.is_none()
+                && (by_id
                     || !p.has_question
                     || (p.qtype == qtype && p.qname.eq_ignore_ascii_case(&qname)))
         });

@@ -232,3 +232,25 @@ fn inverse_query_matches_its_response_by_id() {
     );
     assert_eq!((d[0].query_ns, d[0].response_ns), (1000, Some(2000)));
 }
+
+#[test]
+fn mdns_announcement_with_id_zero_answers_no_query() {
+    // An mDNS query (id 0, two questions), then an unsolicited announcement: id 0, no
+    // question, on the same multicast flow.
+    let mut q = build(0, 0x0000, "_ipp._tcp.local", 12, &[]);
+    q[5] = 2;
+    q.extend_from_slice(b"\x05_ipps\xc0\x11\x00\x0c\x00\x01");
+    let mut a = build(0, 0x8400, "host.local", 1, &[rr(1, 120, &[10, 0, 2, 7])]);
+    a.drain(12..12 + 16); // drop the question ("host.local" + type + class)
+    a[5] = 0;
+    a.splice(12..14, [0u8]); // the owner was a pointer to the question: the root now
+    let (recs, st) = udp(&Limits::default(), 5353, &[(C2S, &q), (S2C, &a)]);
+    let d = dns(&recs);
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert!(d[0].response_only && d[0].answers[0].data == "10.0.2.7");
+    assert_eq!(
+        (d[1].question_name.as_str(), d[1].response_code.as_str()),
+        ("_ipp._tcp.local", "TIMEOUT")
+    );
+    assert_eq!((st.dns_extra_questions, st.errors_malformed), (1, 0));
+}
