@@ -3,9 +3,11 @@
 //! connection and FIFO request/response matching.
 //!
 //! - `parser`: pure functions (heads via httparse, framing, chunk lines, start probes);
+//! - `lenient`: tolerated deviations (lower-case version, HTTP/0.9 request lines);
 //! - `stream`: one direction's state machine with a bounded buffer and resync;
 //! - `matcher`: pending-request FIFO and record building.
 
+pub mod lenient;
 pub mod matcher;
 pub mod parser;
 pub mod stream;

@@ -1,10 +1,13 @@
 //! One direction of an HTTP/1 connection: a bounded reassembly buffer and the message
 //! state machine (head, Content-Length body, chunked body with trailers, body until
 //! close, upgraded), with resynchronisation on the next plausible start line after
-//! garbage, a missed connection start, or a gap.
+//! garbage, a missed connection start, or a gap. A head cut short (gap, close, timeout,
+//! or the response starting) is reported with the lines seen when its start line is
+//! complete; an HTTP/0.9 request is answered by a body until close.
 
+use super::lenient::{self, VersionFix};
 use super::matcher::{Framing, Lost, Matcher, RespAction, Role};
-use super::parser::{self, StartMatch, Upgrade, VersionFix};
+use super::parser::{self, StartMatch, Upgrade};
 use crate::record::Record;
 use crate::stats::ParseStats;
 use crate::status::Status;
@@ -194,7 +197,7 @@ impl DirParser {
     /// Parses one message head at the start of `buf`.
     fn head(&mut self, buf: &[u8], ts: u64, cx: &mut Cx<'_>) -> Status {
         let fixed;
-        let buf = match parser::fix_version(buf, self.role == Role::Request) {
+        let buf = match lenient::fix_version(buf, self.role == Role::Request) {
             VersionFix::AsIs => buf,
             VersionFix::Partial => return Status::Partial,
             VersionFix::Fixed(v) => {
@@ -208,11 +211,11 @@ impl DirParser {
                 let mut req = httparse::Request::new(&mut []);
                 let st = parser::parse_request(buf, &mut slots, &mut req);
                 if let Status::Error(_) = st {
-                    if let Some((method, target, n)) = parser::request09(buf) {
+                    if let Some((method, target, n)) = lenient::request09(buf) {
                         cx.m.request09(ts, method, target, cx.stats, cx.out);
                         return Status::Complete(n);
                     }
-                    if parser::request_line_partial(buf) {
+                    if lenient::request_line_partial(buf) {
                         return Status::Partial;
                     }
                 }
@@ -485,7 +488,7 @@ impl DirParser {
         head.extend_from_slice(&self.buf[..=last_nl]);
         head.extend_from_slice(b"\r\n");
         let is_request = self.role == Role::Request;
-        if let VersionFix::Fixed(v) = parser::fix_version(&head, is_request) {
+        if let VersionFix::Fixed(v) = lenient::fix_version(&head, is_request) {
             head = v;
         }
         let mut slots = parser::header_slots();

@@ -2,7 +2,8 @@
 //! simple requests, and heads cut short (by the response starting, a gap, the
 //! connection's end, or a timeout). Each conversation is also fed split at every offset.
 
-use super::parser::{request09, response_start, StartMatch};
+use super::lenient::request09;
+use super::parser::{response_start, StartMatch};
 use crate::record::Record;
 use crate::session::{ConnParser, Protocol};
 use crate::testutil::*;
