@@ -276,6 +276,13 @@ impl L7Signals {
         t.parse_error("any", "request_expired", st.requests_expired);
         t.parse_error("any", "pending_overflow", st.pending_overflow);
         t.parse_error("any", "unmatched_response", st.unmatched_responses);
+        t.parse_error("any", "headers_dropped", st.headers_dropped);
+        t.parse_error("any", "gap_desync", st.gaps_desync);
+        t.parse_error("any", "closed_incomplete", st.closed_incomplete);
+        t.parse_error("any", "unrecognised_connection", st.unrecognised);
+        t.parse_error("any", "bytes_unparsed", st.bytes_unparsed);
+        t.parse_error("http2", "hpack_reset", st.hpack_resets);
+        t.parse_error("dns", "extra_questions", st.dns_extra_questions);
         self.stats.add(st);
     }
 
