@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use telegen_proto::record::{DnsRecord, HttpRecord, Record};
 use telegen_proto::route::RouteMatcher;
-use telegen_proto::session::ConnParser;
+use telegen_proto::session::{ConnParser, Protocol};
 use telegen_proto::stats::ParseStats;
 use telegen_proto::{Limits, Transport};
 
@@ -237,8 +237,14 @@ impl L7Signals {
     fn drain(&mut self, id: u64, emit: &mut dyn FnMut(Signal)) {
         let Some(c) = self.conns.get_mut(&id) else { return };
         let st = c.parser.take_stats();
+        let proto = match c.parser.protocol() {
+            Protocol::Http1 => "http1",
+            Protocol::Http2 => "http2",
+            Protocol::Dns => "dns",
+            Protocol::Unknown | Protocol::Unrecognised => "unknown",
+        };
         let (key, observer, process) = (c.key, c.observer, c.process.clone());
-        self.account(&st);
+        self.account(&st, proto);
         if self.records.is_empty() {
             return;
         }
@@ -267,22 +273,22 @@ impl L7Signals {
         }
     }
 
-    fn account(&mut self, st: &ParseStats) {
+    fn account(&mut self, st: &ParseStats, proto: &'static str) {
         let t = &self.telemetry;
-        t.parse_error("any", "malformed", st.errors_malformed);
-        t.parse_error("any", "buffer_full", st.errors_buffer_full);
-        t.parse_error("any", "resync_bytes_skipped", st.resync_bytes_skipped);
-        t.parse_error("any", "gap", st.gaps);
-        t.parse_error("any", "request_expired", st.requests_expired);
-        t.parse_error("any", "pending_overflow", st.pending_overflow);
-        t.parse_error("any", "unmatched_response", st.unmatched_responses);
-        t.parse_error("any", "headers_dropped", st.headers_dropped);
-        t.parse_error("any", "gap_desync", st.gaps_desync);
-        t.parse_error("any", "closed_incomplete", st.closed_incomplete);
-        t.parse_error("any", "unrecognised_connection", st.unrecognised);
-        t.parse_error("any", "bytes_unparsed", st.bytes_unparsed);
-        t.parse_error("http2", "hpack_reset", st.hpack_resets);
-        t.parse_error("dns", "extra_questions", st.dns_extra_questions);
+        t.parse_error(proto, "malformed", st.errors_malformed);
+        t.parse_error(proto, "buffer_full", st.errors_buffer_full);
+        t.parse_error(proto, "resync_bytes_skipped", st.resync_bytes_skipped);
+        t.parse_error(proto, "gap", st.gaps);
+        t.parse_error(proto, "request_expired", st.requests_expired);
+        t.parse_error(proto, "pending_overflow", st.pending_overflow);
+        t.parse_error(proto, "unmatched_response", st.unmatched_responses);
+        t.parse_error(proto, "headers_dropped", st.headers_dropped);
+        t.parse_error(proto, "gap_desync", st.gaps_desync);
+        t.parse_error(proto, "closed_incomplete", st.closed_incomplete);
+        t.parse_error(proto, "unrecognised_connection", st.unrecognised);
+        t.parse_error(proto, "bytes_unparsed", st.bytes_unparsed);
+        t.parse_error(proto, "hpack_reset", st.hpack_resets);
+        t.parse_error(proto, "extra_questions", st.dns_extra_questions);
         self.stats.add(st);
     }
 
