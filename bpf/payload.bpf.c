@@ -25,9 +25,13 @@
  * cfg_wakeup_bytes: user space polls every 10 ms (a wake-up costs about 12 µs).
  * Every loss is counted in tg_pl_counters (enum tg_pl_counter).
  *
+ * HTTP/2 connections are walked frame by frame so that header frames are always copied
+ * whole and only DATA payloads become gaps (payload_h2.h).
+ *
  * Parts: payload_maps.h (settings, maps, counters), payload_sock.h (fd -> sock, peers,
  * header addresses), payload_classify.h (HTTP/1, HTTP/2), payload_copy.h (copying the
- * bytes); shared with conn.bpf.c: filters.h, sock.h, task.h, tp_ctx.h.
+ * bytes), payload_h2.h (HTTP/2 frame tracking); shared with conn.bpf.c: filters.h,
+ * sock.h, task.h, tp_ctx.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -42,6 +46,7 @@
 #include "payload_sock.h"
 #include "payload_classify.h"
 #include "payload_copy.h"
+#include "payload_h2.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -226,10 +231,19 @@ static __always_inline void handle_chunk(const struct tg_pl_args *a, const struc
 		__builtin_memcpy(e->daddr, peer.addr, TG_ADDR_LEN);
 	}
 	tg_process_comm(e->comm, sizeof(e->comm));
+	int h2 = c->proto == TG_PL_PROTO_HTTP2 && a->l4 == TG_PL_L4_TCP;
+	__u64 dir_total = a->dir == TG_PL_DIR_EGRESS ? e->total_tx : e->total_rx;
+	if (h2 && (busy || !ch->ptr))
+		h2_lost_chunk((__u64)sk, a->dir, ch->bytes, dir_total);
 	if (busy) {
 		e->flags |= TG_PL_F_SCRATCH_BUSY;
 		bpf_ringbuf_submit(e, rb_flags());
 		count(TG_PL_CNT_EVENTS);
+		return;
+	}
+	if (h2 && ch->ptr) {
+		h2_chunk(ch, (__u64)sk, a->dir, dir_total);
+		s->busy = 0;
 		return;
 	}
 	__u64 copied = clamp_copy(copy_chunk(s, ch));
@@ -287,6 +301,7 @@ static __always_inline void report_close(const struct sock *sk, __u8 op)
 		}
 	}
 	bpf_map_delete_elem(&tg_pl_conns, &key);
+	bpf_map_delete_elem(&tg_pl_h2s, &key);
 }
 
 /* ---- sys_enter: stash the arguments of socket syscalls ---- */

@@ -2,7 +2,8 @@
 /*
  * payload_classify.h: content classification of payload.bpf.c, from the first
  * TG_PL_CLASSIFY_LEN bytes of a chunk: HTTP/1 (request methods, "HTTP/1." responses) and
- * HTTP/2 (client preface, a server's first SETTINGS frame), as enabled by cfg_protocols.
+ * HTTP/2 (client preface, a server's first SETTINGS frame; HEADERS, PING and WINDOW_UPDATE
+ * frames on connections joined mid-stream), as enabled by cfg_protocols.
  */
 #ifndef TELEGEN_PAYLOAD_CLASSIFY_H
 #define TELEGEN_PAYLOAD_CLASSIFY_H
@@ -43,9 +44,33 @@ static __always_inline int classify_http1(const __u8 *b, __u32 n)
 	return 0;
 }
 
+/* Role hint from the first HPACK field of a header block (RFC 7541 section 6; static
+ * table indexes 1-7 are request pseudo-headers, 8-14 are :status): 1 = request,
+ * 2 = response, 0 = unknown (dynamic index, table size update). */
+static __always_inline int hpack_first_role(__u8 b)
+{
+	__u8 idx;
+	if (b & 0x80)
+		idx = b & 0x7f;
+	else if (b & 0x40)
+		idx = b & 0x3f;
+	else if (b & 0x20)
+		return 0;
+	else
+		idx = b & 0x0f;
+	if (idx >= 1 && idx <= 7)
+		return 1;
+	if (idx >= 8 && idx <= 14)
+		return 2;
+	return 0;
+}
+
 /*
- * HTTP/2 hook: 1 = the client preface, 2 = a frame header that can only be a SETTINGS
- * frame on stream 0 (a server's first frame). Later protocols add their probes here.
+ * HTTP/2 (RFC 9113): 1 = the client preface, 2 = a frame header that can only be a
+ * SETTINGS frame on stream 0 (a server's first frame). Joined mid-connection (the
+ * socket existed before the capture): 3 = a HEADERS frame whose first field is a request
+ * pseudo-header, 4 = one whose first field is :status, 5 = a HEADERS frame on a client
+ * stream, a PING or a connection WINDOW_UPDATE (role unknown).
  */
 static __always_inline int classify_http2(const __u8 *b, __u32 n)
 {
@@ -54,9 +79,22 @@ static __always_inline int classify_http2(const __u8 *b, __u32 n)
 	if (n < 9)
 		return 0;
 	__u32 len = ((__u32)b[0] << 16) | ((__u32)b[1] << 8) | b[2];
-	if (b[3] == 4 && (b[4] & ~1) == 0 && !b[5] && !b[6] && !b[7] && !b[8] && len % 6 == 0 &&
-	    len <= 6 * 16 && (len == 0 || !(b[4] & 1)))
+	int stream0 = !b[5] && !b[6] && !b[7] && !b[8];
+	if (b[3] == 4 && (b[4] & ~1) == 0 && stream0 && len % 6 == 0 && len <= 6 * 16 &&
+	    (len == 0 || !(b[4] & 1)))
 		return 2;
+	if (b[3] == 6 && len == 8 && (b[4] & ~1) == 0 && stream0)
+		return 5;
+	if (b[3] == 8 && len == 4 && !b[4] && stream0)
+		return 5;
+	/* HEADERS: flags END_STREAM|END_HEADERS|PADDED|PRIORITY only, odd stream id. */
+	if (b[3] == 1 && len >= 1 && len <= 16384 && !(b[4] & ~0x2d) && !(b[5] & 0x80) &&
+	    (b[8] & 1)) {
+		if (n < 10 || (b[4] & 0x28))
+			return 5;
+		int r = hpack_first_role(b[9]);
+		return r ? 2 + r : 5;
+	}
 	return 0;
 }
 
@@ -70,11 +108,12 @@ static __always_inline int classify(struct tg_pl_conn *c, const __u8 *b, __u32 n
 		req_is_egress = (r == 1) == (dir == TG_PL_DIR_EGRESS);
 	} else if ((cfg_protocols & TG_PL_CLASSIFY_HTTP2) && (r = classify_http2(b, n))) {
 		c->proto = TG_PL_PROTO_HTTP2;
-		req_is_egress = (r == 1) == (dir == TG_PL_DIR_EGRESS);
+		if (r != 5)
+			req_is_egress = (r == 1 || r == 3) == (dir == TG_PL_DIR_EGRESS);
 	} else {
 		return 0;
 	}
-	if (c->role == TG_ROLE_UNKNOWN)
+	if (c->role == TG_ROLE_UNKNOWN && req_is_egress >= 0)
 		c->role = req_is_egress ? TG_ROLE_CLIENT : TG_ROLE_SERVER;
 	return 1;
 }

@@ -197,7 +197,8 @@ enum tg_pl_counter {
 	TG_PL_CNT_NO_COOKIE = 14,      /* connections whose socket had no cookie yet */
 	TG_PL_CNT_UDP_SKIPPED = 15,    /* UDP datagrams not on a DNS port (not captured) */
 	TG_PL_CNT_CLASSIFIED = 16,     /* connections classified (HTTP/1, HTTP/2 or DNS) */
-	TG_PL_CNT_MAX = 17,
+	TG_PL_CNT_H2_HEADERS_CUT = 17, /* HTTP/2 chunks whose header-frame bytes may be lost */
+	TG_PL_CNT_MAX = 18,
 };
 
 /*

@@ -263,6 +263,7 @@ fn publish_payload_stats(c: &PayloadCapture, t: &SelfTelemetry) {
     t.drop_cumulative("kernel", "payload_classify_miss", s.classify_miss);
     t.drop_cumulative("kernel", "payload_read_fault", s.read_faults);
     t.drop_cumulative("kernel", "payload_truncated", s.truncated);
+    t.drop_cumulative("kernel", "payload_h2_headers_cut", s.h2_headers_cut);
     t.drop_cumulative("kernel", "payload_sampled_out", s.sampled_out);
     t.drop_cumulative("user", "payload_channel_full", s.user_channel_dropped);
     t.drop_cumulative("user", "payload_decode_error", s.user_decode_errors);

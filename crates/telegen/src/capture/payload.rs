@@ -166,6 +166,9 @@ pub struct PayloadStats {
     pub no_cookie: u64,
     /// UDP datagrams not on a DNS port (not captured, by design).
     pub udp_skipped: u64,
+    /// HTTP/2 chunks whose header-frame bytes may not have been copied (frame tracking
+    /// lost, or an untracked chunk cut): the HPACK state of that direction may break.
+    pub h2_headers_cut: u64,
     /// Records read from the ring buffer.
     pub user_records: u64,
     /// Stream events sent into the channel.
@@ -299,6 +302,7 @@ impl PayloadCapture {
             wakeups: k(cnt::WAKEUPS),
             no_cookie: k(cnt::NO_COOKIE),
             udp_skipped: k(cnt::UDP_SKIPPED),
+            h2_headers_cut: k(cnt::H2_HEADERS_CUT),
             user_records: u.records.load(Ordering::Relaxed),
             user_events: u.events.load(Ordering::Relaxed),
             user_channel_dropped: u.dropped.load(Ordering::Relaxed),

@@ -18,6 +18,16 @@ impl Nginx {
     /// Starts nginx listening on 127.0.0.1 (and [::1]) with `locations` (nginx config
     /// text inside the server block).
     pub fn start(locations: &str) -> Nginx {
+        Self::start_listen(locations, "")
+    }
+
+    /// As [`Nginx::start`] with HTTP/2 over cleartext (prior knowledge) on the listeners.
+    pub fn start_h2c(locations: &str) -> Nginx {
+        Self::start_listen(locations, " http2")
+    }
+
+    /// As [`Nginx::start`], with `listen_opts` appended to each `listen` address.
+    pub fn start_listen(locations: &str, listen_opts: &str) -> Nginx {
         let bin = which("nginx")
             .or_else(|| Some("/usr/sbin/nginx".into()))
             .filter(|p| p.exists())
@@ -26,7 +36,7 @@ impl Nginx {
         let dir = std::env::temp_dir().join(format!("telegen-nginx-{}-{port}", std::process::id()));
         std::fs::create_dir_all(dir.join("logs")).unwrap();
         let conf = format!(
-            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\nevents {{ worker_connections 256; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  keepalive_requests 1000;\n  server {{\n    listen 127.0.0.1:{port};\n    listen [::1]:{port};\n{locations}\n  }}\n}}\n",
+            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\nevents {{ worker_connections 256; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  keepalive_requests 1000;\n  server {{\n    listen 127.0.0.1:{port}{listen_opts};\n    listen [::1]:{port}{listen_opts};\n{locations}\n  }}\n}}\n",
             d = dir.display()
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();

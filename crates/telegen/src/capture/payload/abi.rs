@@ -93,7 +93,8 @@ pub mod cnt {
     pub const NO_COOKIE: u32 = 14;
     pub const UDP_SKIPPED: u32 = 15;
     pub const CLASSIFIED: u32 = 16;
-    pub const MAX: u32 = 17;
+    pub const H2_HEADERS_CUT: u32 = 17;
+    pub const MAX: u32 = 18;
 }
 
 /// `struct tg_pl_event` (128 bytes); `copied` payload bytes follow it in the record.

@@ -81,6 +81,7 @@ pub fn load(s: &KernelSettings) -> Result<PayloadProgs, LoadError> {
         .override_global("cfg_wakeup_bytes", &s.wakeup_bytes, true)
         .map_max_entries("tg_pl_events", s.ring_bytes)
         .map_max_entries("tg_pl_conns", s.max_connections.max(1))
+        .map_max_entries("tg_pl_h2s", s.max_connections.max(1))
         .map_max_entries("tg_pl_args", s.max_inflight_syscalls.max(1))
         .map_max_entries("tg_pl_scratch", cpus)
         .map_max_entries("tg_dns_ports", dns_max)

@@ -1,0 +1,450 @@
+//! HTTP/2 and gRPC tracing end to end (issue: HTTP/2 and gRPC tracing, cleartext):
+//! - the kernel capture on raw HTTP/2 frames: header frames arrive whole, only DATA
+//!   payloads become gaps, at places the framer can skip;
+//! - a real gRPC server and client (Python grpcio) with unary, server-streaming,
+//!   client-streaming, bidi and a NOT_FOUND call: span names, kinds, status codes,
+//!   message counts, and the rpc RED metrics through a real Prometheus;
+//! - h2c: nginx with `listen ... http2` hit by `curl --http2-prior-knowledge`, and a
+//!   Python `h2` server hit by `curl --http2` (the HTTP/1.1 Upgrade path);
+//! - a gRPC channel opened before the agent started: never a wrong method name.
+//!
+//! Needs root (it loads BPF programs) and TELEGEN_PYTHON (a Python with the packages of
+//! tests/requirements.txt; .ci/run sets it); fails loudly without them.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::agent::{require_root, Agent};
+use common::nginx::Nginx;
+use common::prom::Prometheus;
+use serde_json::Value;
+use telegen::capture::payload::{PayloadCapture, PayloadCaptureOptions};
+use telegen::stream::{Direction, Observer, Payload, StreamEvent};
+
+fn python() -> String {
+    std::env::var("TELEGEN_PYTHON").expect(
+        "TELEGEN_PYTHON is not set: it must name a python with tests/requirements.txt \
+         installed (.ci/run creates target/ci-venv and sets it)",
+    )
+}
+
+fn py(name: &str) -> String {
+    format!("{}/tests/py/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A free port below the ephemeral range, so that the server side is also the lower port.
+fn low_free_port() -> u16 {
+    (20000..30000u16)
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port in 20000..30000")
+}
+
+/// A Python child that prints "ready" once serving; killed by PID on drop.
+struct PyServer(Child);
+
+impl PyServer {
+    fn start(script: &str, port: u16) -> PyServer {
+        let mut child = Command::new(python())
+            .arg(py(script))
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the python server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "{script} did not start");
+        PyServer(child)
+    }
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The gRPC client of py/grpc_client.py, driven line by line.
+struct GrpcClient {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl GrpcClient {
+    fn start(port: u16) -> GrpcClient {
+        let mut child = Command::new(python())
+            .arg(py("grpc_client.py"))
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the python gRPC client");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        GrpcClient { child, stdin, stdout }
+    }
+
+    fn run(&mut self, cmd: &str) {
+        writeln!(self.stdin, "{cmd}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), format!("done {cmd}"), "gRPC client command {cmd} failed");
+    }
+
+    fn quit(mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.stdin.flush();
+        assert!(self.child.wait().unwrap().success(), "gRPC client failed");
+    }
+}
+
+fn spans<'a>(recs: &'a [Value], kind: &str, port: u16) -> Vec<&'a Value> {
+    recs.iter()
+        .filter(|r| r["type"] == "span" && r["kind"] == kind)
+        .filter(|r| r["attributes"]["server.port"] == port)
+        .collect()
+}
+
+// ---- kernel: header frames whole, DATA cut only inside payloads ----
+
+const DATA: u8 = 0;
+const HEADERS: u8 = 1;
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+fn frame(kind: u8, flags: u8, stream: u32, len: usize, fill: u8) -> Vec<u8> {
+    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend((0..len).map(|i| fill.wrapping_add(i as u8)));
+    f
+}
+
+/// Byte ranges (start, end) of the stream that must arrive: everything but DATA payloads.
+fn must_copy(stream: &[u8], start: usize) -> Vec<(usize, usize)> {
+    let mut out = vec![(0, start)];
+    let mut p = start;
+    while p + 9 <= stream.len() {
+        let len = (stream[p] as usize) << 16 | (stream[p + 1] as usize) << 8 | stream[p + 2] as usize;
+        let end = p + 9 + len;
+        out.push(if stream[p + 3] == DATA { (p, p + 9) } else { (p, end) });
+        p = end;
+    }
+    out
+}
+
+/// The stream of one observer and direction with gaps as None.
+fn rebuild(evs: &[StreamEvent], obs: Observer, dir: Direction) -> Vec<Option<u8>> {
+    let mut out = Vec::new();
+    for e in evs.iter().filter(|e| e.observer == obs && e.dir == dir) {
+        match &e.payload {
+            Payload::Data(d) => out.extend(d.iter().map(|b| Some(*b))),
+            Payload::Gap(n) => out.extend(std::iter::repeat_n(None, *n as usize)),
+            Payload::Close => {}
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_copies_h2_header_frames_whole_and_cuts_only_data() {
+    require_root();
+    let (cap, mut rx) =
+        PayloadCapture::start(PayloadCaptureOptions { ignore_self: false, ..Default::default() })
+            .expect("payload capture starts");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap();
+    // Client: preface + SETTINGS, then one writev of many frames: big DATA, HEADERS,
+    // DATA, a 6000-byte HEADERS (longer than one 4096-byte event) + CONTINUATION, DATA.
+    let mut parts: Vec<Vec<u8>> = vec![PREFACE.to_vec(), frame(4, 0, 0, 0, 0)];
+    parts.push(frame(DATA, 0, 1, 20_000, 1));
+    parts.push(frame(HEADERS, 4, 3, 300, 2));
+    parts.push(frame(DATA, 0, 3, 10_000, 3));
+    parts.push(frame(HEADERS, 0, 5, 6000, 4));
+    parts.push(frame(9, 4, 5, 700, 5));
+    parts.push(frame(DATA, 1, 5, 5000, 6));
+    for i in 0..40u32 {
+        // Many small frames in one syscall.
+        parts.push(frame(HEADERS, 5, 7 + 2 * i, 40, i as u8));
+        parts.push(frame(DATA, 0, 7 + 2 * i, 3000, i as u8));
+    }
+    let c2s: Vec<u8> = parts.concat();
+    let s2c: Vec<u8> = [frame(4, 0, 0, 6, 9), frame(HEADERS, 4, 1, 50, 7), frame(DATA, 1, 1, 70_000, 8)].concat();
+    let (c2s_w, s2c_w) = (parts.clone(), s2c.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut c = TcpStream::connect(server).unwrap();
+        let (mut s, _) = listener.accept().unwrap();
+        c.write_all(&c2s_w[0]).unwrap();
+        c.write_all(&c2s_w[1]).unwrap();
+        let iov: Vec<libc::iovec> = c2s_w[2..]
+            .iter()
+            .map(|p| libc::iovec { iov_base: p.as_ptr() as *mut _, iov_len: p.len() })
+            .collect();
+        let want: usize = c2s_w[2..].iter().map(|p| p.len()).sum();
+        let total = c2s_w.concat().len();
+        let reply = s2c_w.clone();
+        let reader = std::thread::spawn(move || {
+            let mut got = vec![0u8; total];
+            std::io::Read::read_exact(&mut s, &mut got).unwrap();
+            std::io::Write::write_all(&mut s, &reply).unwrap();
+            s
+        });
+        let mut sent = 0;
+        // Loopback takes it all in one writev unless the socket buffer is full.
+        let n = unsafe { libc::writev(c.as_raw_fd(), iov.as_ptr(), iov.len().min(1024) as i32) };
+        assert!(n > 0);
+        sent += n as usize;
+        if sent < want {
+            c.write_all(&c2s_w[2..].concat()[sent..]).unwrap();
+        }
+        let mut back = vec![0u8; s2c_w.len()];
+        std::io::Read::read_exact(&mut c, &mut back).unwrap();
+        drop(reader.join().unwrap());
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut evs = Vec::new();
+    let have = |evs: &[StreamEvent], o, d, n: usize| rebuild(evs, o, d).len() >= n;
+    while !(have(&evs, Observer::Client, Direction::ClientToServer, c2s.len())
+        && have(&evs, Observer::Server, Direction::ClientToServer, c2s.len())
+        && have(&evs, Observer::Client, Direction::ServerToClient, s2c.len())
+        && have(&evs, Observer::Server, Direction::ServerToClient, s2c.len()))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(e)) if e.key.server == server => evs.push(e),
+            Ok(Some(_)) => {}
+            _ => break,
+        }
+    }
+    for (dir, bytes, start) in
+        [(Direction::ClientToServer, &c2s, PREFACE.len()), (Direction::ServerToClient, &s2c, 0)]
+    {
+        for obs in [Observer::Client, Observer::Server] {
+            let got = rebuild(&evs, obs, dir);
+            assert_eq!(got.len(), bytes.len(), "{obs:?} {dir:?}: stream length");
+            for (a, b) in must_copy(bytes, start) {
+                for i in a..b {
+                    assert_eq!(got[i], Some(bytes[i]), "{obs:?} {dir:?}: byte {i} in [{a},{b})");
+                }
+            }
+            let gaps = got.iter().filter(|b| b.is_none()).count();
+            assert!(gaps > 0, "{obs:?} {dir:?}: the DATA beyond the cap is cut");
+        }
+    }
+    let st = cap.stats();
+    assert_eq!(st.h2_headers_cut, 0, "{st:?}");
+    assert!(st.truncated > 0, "{st:?}");
+}
+
+// ---- gRPC with Python grpcio ----
+
+/// (span name, grpc status, request messages, response messages) of each call.
+const CALLS: [(&str, u64, u64, u64); 5] = [
+    ("telegen.test.Echo/Chat", 0, 2, 2),
+    ("telegen.test.Echo/Count", 0, 1, 3),
+    ("telegen.test.Echo/Missing", 5, 1, 0),
+    ("telegen.test.Echo/Say", 0, 1, 1),
+    ("telegen.test.Echo/Sum", 0, 3, 1),
+];
+
+fn call_summary(v: &[&Value]) -> Vec<(String, u64, u64, u64)> {
+    let mut s: Vec<_> = v
+        .iter()
+        .map(|r| {
+            let a = &r["attributes"];
+            (
+                r["name"].as_str().unwrap_or("?").to_string(),
+                a["rpc.grpc.status_code"].as_u64().unwrap_or(99),
+                a["rpc.grpc.request.messages"].as_u64().unwrap_or(99),
+                a["rpc.grpc.response.messages"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    s.sort();
+    s
+}
+
+#[test]
+fn grpc_python_calls_spans_and_rpc_metrics() {
+    require_root();
+    let port = low_free_port();
+    let _server = PyServer::start("grpc_server.py", port);
+    let agent = Agent::start("");
+    let prom = Prometheus::start(agent.metrics, "/metrics");
+    prom.wait_for("up", Duration::from_secs(30), |v| v == 1.0);
+    let mut client = GrpcClient::start(port);
+    client.run("basic");
+    let recs = agent.collect(Duration::from_secs(20), |r| {
+        spans(r, "SERVER", port).len() >= 5 && spans(r, "CLIENT", port).len() >= 5
+    });
+    let want: Vec<(String, u64, u64, u64)> =
+        CALLS.iter().map(|(n, s, q, r)| (n.to_string(), *s, *q, *r)).collect();
+    for kind in ["SERVER", "CLIENT"] {
+        let got = spans(&recs, kind, port);
+        assert_eq!(call_summary(&got), want, "{kind} spans: {got:#?}");
+        for s in got {
+            let a = &s["attributes"];
+            assert_eq!(a["rpc.system"], "grpc", "{a}");
+            assert_eq!(a["rpc.service"], "telegen.test.Echo");
+            assert_eq!(a["network.protocol.version"], "2");
+            assert_eq!(a["process.executable.name"].as_str().map(|p| p.starts_with("python")), Some(true), "{a}");
+            let err = a["rpc.method"] == "Missing";
+            assert_eq!(s["status"] == "ERROR", err, "error status only for NOT_FOUND: {s}");
+        }
+    }
+    // RED metrics: counters need a second sample for rate().
+    prom.wait_for(
+        r#"sum(rpc_server_requests_total{rpc_service="telegen.test.Echo"})"#,
+        Duration::from_secs(30),
+        |v| v >= 5.0,
+    );
+    client.run("basic");
+    prom.wait_for(
+        r#"sum(rate(rpc_server_requests_total{rpc_service="telegen.test.Echo",rpc_method="Say",rpc_grpc_status_code="0"}[5m]))"#,
+        Duration::from_secs(30),
+        |v| v > 0.0,
+    );
+    prom.wait_for(
+        r#"sum(rpc_server_requests_total{rpc_method="Missing",rpc_grpc_status_code="5"})"#,
+        Duration::from_secs(30),
+        |v| v >= 2.0,
+    );
+    prom.wait_for(
+        r#"histogram_quantile(0.99, sum(rate(rpc_server_duration_bucket{rpc_service="telegen.test.Echo"}[5m])) by (le))"#,
+        Duration::from_secs(30),
+        |v| v > 0.0,
+    );
+    prom.wait_for(
+        r#"sum(rate(rpc_client_requests_total{rpc_method="Chat"}[5m]))"#,
+        Duration::from_secs(30),
+        |v| v > 0.0,
+    );
+    client.quit();
+    assert!(agent.stop().success());
+}
+
+#[test]
+fn grpc_channel_opened_before_the_agent_never_reports_a_wrong_method() {
+    require_root();
+    let port = low_free_port();
+    let _server = PyServer::start("grpc_server.py", port);
+    let mut client = GrpcClient::start(port);
+    client.run("say");
+    client.run("say");
+    let agent = Agent::start("");
+    std::thread::sleep(Duration::from_millis(500));
+    client.run("say");
+    client.run("new");
+    client.run("say");
+    client.run("new");
+    let recs = agent.collect(Duration::from_secs(15), |r| {
+        spans(r, "SERVER", port).len() >= 6 && spans(r, "CLIENT", port).len() >= 6
+    });
+    let known = ["Say", "Chat", "Sum"];
+    let mut named = 0;
+    for kind in ["SERVER", "CLIENT"] {
+        let got = spans(&recs, kind, port);
+        assert!(!got.is_empty(), "{kind}: no spans for the pre-existing connection: {recs:#?}");
+        for s in &got {
+            let a = &s["attributes"];
+            let path = a["url.path"].as_str().or(a["http.target"].as_str()).unwrap_or("");
+            if path.is_empty() {
+                // Unknown is fine, but it must say so.
+                assert!(a["telegen.incomplete"].is_string(), "unknown path not marked: {s}");
+                continue;
+            }
+            let m = path.strip_prefix("/telegen.test.Echo/").unwrap_or("");
+            assert!(known.contains(&m), "wrong path {path:?}: {s}");
+            if a["rpc.system"] == "grpc" {
+                assert_eq!(a["rpc.method"], m, "{s}");
+                assert_eq!(s["name"], format!("telegen.test.Echo/{m}"), "{s}");
+            }
+            named += 1;
+        }
+    }
+    // Chat and Sum were first called after the start: their literal fields decode.
+    let names: Vec<&str> = recs.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert!(names.contains(&"telegen.test.Echo/Chat"), "Chat named: {names:?}");
+    assert!(names.contains(&"telegen.test.Echo/Sum"), "Sum named: {names:?}");
+    assert!(named >= 4, "{named} named spans");
+    client.quit();
+    assert!(agent.stop().success());
+}
+
+// ---- h2c: nginx with prior knowledge, the Upgrade path on a Python h2 server ----
+
+fn curl(args: &[&str]) {
+    let st = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "--fail-with-body"])
+        .args(args)
+        .status()
+        .expect("curl (apt-get install curl)");
+    assert!(st.success() || st.code() == Some(22), "curl {args:?} failed: {st}");
+}
+
+fn http_summary(v: &[&Value]) -> Vec<String> {
+    let mut s: Vec<String> = v
+        .iter()
+        .map(|r| {
+            let a = &r["attributes"];
+            format!(
+                "{} {} {} v{}",
+                a["http.method"].as_str().unwrap_or("?"),
+                a["http.target"].as_str().unwrap_or("?"),
+                a["http.status_code"],
+                a["network.protocol.version"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    s.sort();
+    s
+}
+
+#[test]
+fn h2c_prior_knowledge_on_nginx_and_upgrade_on_python_h2() {
+    require_root();
+    let nginx = Nginx::start_h2c(
+        "    location /users/ { return 200 \"user\\n\"; }\n    location = /boom { return 500 \"boom\\n\"; }\n",
+    );
+    let up_port = low_free_port();
+    let _h2 = PyServer::start("h2c_server.py", up_port);
+    let agent = Agent::start("");
+    let n = nginx.port;
+    // curl 7.88 cannot reuse a prior-knowledge connection: one request per run.
+    for path in ["/users/1", "/users/2", "/boom", "/missing"] {
+        curl(&["--http2-prior-knowledge", &format!("http://127.0.0.1:{n}{path}")]);
+    }
+    curl(&["--http2", &format!("http://127.0.0.1:{up_port}/up/1"), &format!("http://127.0.0.1:{up_port}/up/2")]);
+    curl(&["--http2", &format!("http://127.0.0.1:{up_port}/missing")]);
+    let recs = agent.collect(Duration::from_secs(20), |r| {
+        spans(r, "SERVER", n).len() >= 4
+            && spans(r, "CLIENT", n).len() >= 4
+            && spans(r, "SERVER", up_port).len() >= 3
+            && spans(r, "CLIENT", up_port).len() >= 3
+    });
+    let want_nginx = ["GET /boom 500 v2", "GET /missing 404 v2", "GET /users/1 200 v2", "GET /users/2 200 v2"];
+    assert_eq!(http_summary(&spans(&recs, "SERVER", n)), want_nginx, "{recs:#?}");
+    assert_eq!(http_summary(&spans(&recs, "CLIENT", n)), want_nginx);
+    for s in spans(&recs, "SERVER", n) {
+        assert_eq!(s["attributes"]["process.executable.name"], "nginx");
+        if s["attributes"]["http.target"] == "/users/1" {
+            assert_eq!(s["status"], "UNSET");
+            assert!(s["attributes"]["http2.stream_id"].is_u64(), "{s}");
+        }
+        if s["attributes"]["http.target"] == "/boom" {
+            assert_eq!(s["status"], "ERROR");
+        }
+    }
+    // The upgrade request itself is answered over HTTP/2 on stream 1.
+    let want_up = ["GET /missing 404 v2", "GET /up/1 200 v2", "GET /up/2 200 v2"];
+    assert_eq!(http_summary(&spans(&recs, "SERVER", up_port)), want_up, "{recs:#?}");
+    assert_eq!(http_summary(&spans(&recs, "CLIENT", up_port)), want_up);
+    assert!(agent.stop().success());
+}
