@@ -13,6 +13,9 @@ type L = Vec<(&'static str, String)>;
 pub struct SelfTelemetry {
     /// `telegen_events_dropped_total{source, reason}`.
     pub dropped: Family<L, Counter>,
+    /// `telegen_capture_skipped_total{source, reason}`: what the kernel chose not to report
+    /// (sampling, port filters, connections no parser recognises). Decisions, not losses.
+    pub skipped: Family<L, Counter>,
     /// `telegen_export_failures_total{exporter}`.
     pub export_failures: Family<L, Counter>,
     /// `telegen_exported_total{exporter}`: items handed to a backend successfully.
@@ -70,6 +73,17 @@ impl SelfTelemetry {
     pub fn drop_cumulative(&self, source: &'static str, reason: &str, total: u64) {
         let c = self
             .dropped
+            .get_or_create(&vec![("source", source.to_string()), ("reason", reason.to_string())]);
+        let now = c.get();
+        if total > now {
+            c.inc_by(total - now);
+        }
+    }
+
+    /// Like [`Self::drop_cumulative`], for deliberate skips.
+    pub fn skip_cumulative(&self, source: &'static str, reason: &str, total: u64) {
+        let c = self
+            .skipped
             .get_or_create(&vec![("source", source.to_string()), ("reason", reason.to_string())]);
         let now = c.get();
         if total > now {
