@@ -250,8 +250,8 @@ fn publish_capture_stats(c: &TcpCapture, t: &SelfTelemetry) {
     t.drop_cumulative("kernel", "tcp_conn_map_full", s.map_full);
     t.drop_cumulative("user", "tcp_channel_full", s.user_channel_dropped);
     t.drop_cumulative("user", "tcp_decode_error", s.user_decode_errors);
-    t.drop_cumulative("kernel", "tcp_sampled_out", s.sampled_out);
-    t.drop_cumulative("kernel", "tcp_filtered", s.filtered);
+    t.skip_cumulative("kernel", "tcp_sampled_out", s.sampled_out);
+    t.skip_cumulative("kernel", "tcp_filtered", s.filtered);
 }
 
 fn publish_payload_stats(c: &PayloadCapture, t: &SelfTelemetry) {
@@ -260,11 +260,12 @@ fn publish_payload_stats(c: &PayloadCapture, t: &SelfTelemetry) {
     t.drop_cumulative("kernel", "payload_args_map_full", s.args_map_full);
     t.drop_cumulative("kernel", "payload_scratch_busy", s.scratch_busy);
     t.drop_cumulative("kernel", "payload_conn_map_full", s.conn_map_full);
-    t.drop_cumulative("kernel", "payload_classify_miss", s.classify_miss);
+    t.skip_cumulative("kernel", "payload_unclassified", s.classify_miss);
     t.drop_cumulative("kernel", "payload_read_fault", s.read_faults);
     t.drop_cumulative("kernel", "payload_truncated", s.truncated);
+    t.skip_cumulative("kernel", "payload_filtered", s.filtered);
     t.drop_cumulative("kernel", "payload_h2_headers_cut", s.h2_headers_cut);
-    t.drop_cumulative("kernel", "payload_sampled_out", s.sampled_out);
+    t.skip_cumulative("kernel", "payload_sampled_out", s.sampled_out);
     t.drop_cumulative("user", "payload_channel_full", s.user_channel_dropped);
     t.drop_cumulative("user", "payload_decode_error", s.user_decode_errors);
 }
