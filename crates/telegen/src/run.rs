@@ -262,7 +262,10 @@ fn publish_payload_stats(c: &PayloadCapture, t: &SelfTelemetry) {
     t.drop_cumulative("kernel", "payload_conn_map_full", s.conn_map_full);
     t.skip_cumulative("kernel", "payload_unclassified", s.classify_miss);
     t.drop_cumulative("kernel", "payload_read_fault", s.read_faults);
-    t.drop_cumulative("kernel", "payload_truncated", s.truncated);
+    // Bytes past max_payload_bytes become gaps the parsers skip: a decision, not a loss.
+    t.skip_cumulative("kernel", "payload_cut_to_gap", s.truncated);
+    t.drop_cumulative("kernel", "payload_iov_truncated", s.iov_truncated);
+    t.drop_cumulative("kernel", "payload_mmsg_truncated", s.mmsg_truncated);
     t.skip_cumulative("kernel", "payload_filtered", s.filtered);
     t.drop_cumulative("kernel", "payload_h2_headers_cut", s.h2_headers_cut);
     t.skip_cumulative("kernel", "payload_sampled_out", s.sampled_out);
