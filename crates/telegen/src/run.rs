@@ -151,7 +151,8 @@ pub async fn run_until(
         tcp_metrics,
         TcpSignalOptions {
             max_connections: tcp.max_connections as usize,
-            emit_events: tcp.connection_tracking,
+            // Events are only built when some sink wants them.
+            emit_events: tcp.connection_tracking && !fanout.is_empty(),
         },
     );
 

@@ -149,35 +149,40 @@ impl TcpSignals {
 
     fn set_state(&mut self, id: u64, ts: u64, state: &'static str, baseline: Option<Totals>) {
         if !self.conns.contains_key(&id) && self.conns.len() >= self.opts.max_connections {
-            // Evict the least recently updated connection; counted.
+            // Evict the least recently updated connection; counted. (A linear scan, only
+            // when the table is full.)
             if let Some((&old, _)) = self.conns.iter().min_by_key(|(_, c)| c.last_ts) {
                 if let Some(c) = self.conns.remove(&old) {
-                    self.by_state[Self::state_idx(c.state)] -= 1;
+                    self.move_state(Some(c.state), None);
                 }
                 self.m.table_evictions.inc();
             }
         }
         let entry = self.conns.entry(id).or_insert_with(|| ConnState {
-            state,
+            state: "",
             totals: Totals::default(),
             last_ts: ts,
         });
+        let old = (!entry.state.is_empty()).then_some(entry.state);
         entry.last_ts = ts;
         entry.state = state;
         if let Some(b) = baseline {
             entry.totals = b;
         }
-        self.recount();
+        if old != Some(state) {
+            self.move_state(old, Some(state));
+        }
     }
 
-    fn recount(&mut self) {
-        let mut counts = [0i64; STATES.len()];
-        for c in self.conns.values() {
-            counts[Self::state_idx(c.state)] += 1;
-        }
-        if counts != self.by_state {
-            self.by_state = counts;
-            self.publish_states();
+    /// Keeps the per-state counts and their gauges current (only changed states are
+    /// republished).
+    fn move_state(&mut self, from: Option<&'static str>, to: Option<&'static str>) {
+        for (st, d) in [(from, -1i64), (to, 1)] {
+            if let Some(st) = st {
+                let i = Self::state_idx(st);
+                self.by_state[i] += d;
+                self.m.connections.set(vec![("state", STATES[i].to_string())], self.by_state[i]);
+            }
         }
     }
 
@@ -193,7 +198,8 @@ impl TcpSignals {
         let (d_sent, d_recv) =
             (d(ev.bytes_sent, last.bytes_sent), d(ev.bytes_received, last.bytes_received));
         let (d_in, d_out) = (d(ev.segs_in, last.segs_in), d(ev.segs_out, last.segs_out));
-        let fl = flow_labels(ev);
+        let need_labels = d_retr > 0 || d_sent > 0 || d_recv > 0 || ev.srtt_us > 0;
+        let fl = if need_labels { flow_labels(ev) } else { Vec::new() };
         if d_retr > 0 {
             self.m.retransmits_total.add(vec![], d_retr * scale);
             self.m.retransmits.add(fl.clone(), d_retr);
@@ -285,9 +291,9 @@ impl TcpSignals {
     }
 
     fn finish(&mut self, ev: &ConnEvent) {
-        if self.conns.remove(&ev.conn_id).is_some() {
+        if let Some(c) = self.conns.remove(&ev.conn_id) {
             self.m.closed.add(vec![], ev.sample_rate.max(1) as u64);
-            self.recount();
+            self.move_state(Some(c.state), None);
         }
     }
 
