@@ -6,7 +6,8 @@
  * per-syscall tracepoints cost about 107 ns per firing, raw sys_enter/sys_exit 125 ns on
  * every syscall): syscalls/sys_enter_* stash the arguments of write, writev, sendto,
  * sendmsg, sendmmsg, read, readv, recvfrom, recvmsg, recvmmsg, sendfile64 and splice in
- * tg_pl_args (per thread) when the fd is an AF_INET/AF_INET6 TCP or UDP socket;
+ * tg_pl_args (per thread) when the fd is an AF_INET/AF_INET6 TCP or UDP socket (receives
+ * with MSG_PEEK are skipped: their bytes are reported by the read that consumes them);
  * syscalls/sys_exit_* read the result and copy up to cfg_max_payload bytes (flat
  * buffer or a bounded iovec walk) through a per-CPU scratch buffer into tg_pl_events.
  * sock/inet_sock_set_state records the socket's role (SYN_SENT = client, SYN_RECV ->
@@ -429,14 +430,26 @@ static __always_inline int on_exit(long ret, int kind)
 ENTER(write, TG_PL_OP_WRITE, EG, ctx->args[1], 0, ctx->args[2])
 ENTER(read, TG_PL_OP_READ, IN, ctx->args[1], 0, ctx->args[2])
 ENTER(sendto, TG_PL_OP_SENDTO, EG, ctx->args[1], ctx->args[4], ctx->args[2])
-ENTER(recvfrom, TG_PL_OP_RECVFROM, IN, ctx->args[1], ctx->args[4], ctx->args[2])
 ENTER(writev, TG_PL_OP_WRITEV, EG, ctx->args[1], 0, ctx->args[2])
 ENTER(readv, TG_PL_OP_READV, IN, ctx->args[1], 0, ctx->args[2])
 ENTER(sendmsg, TG_PL_OP_SENDMSG, EG, ctx->args[1], 0, 0)
-ENTER(recvmsg, TG_PL_OP_RECVMSG, IN, ctx->args[1], 0, 0)
 ENTER(sendmmsg, TG_PL_OP_SENDMMSG, EG, ctx->args[1], 0, ctx->args[2])
-ENTER(recvmmsg, TG_PL_OP_RECVMMSG, IN, ctx->args[1], 0, ctx->args[2])
 ENTER(sendfile64, TG_PL_OP_SENDFILE, EG, 0, 0, ctx->args[3])
+
+/* Receives with MSG_PEEK leave the bytes in the socket: they are reported when read. */
+#define MSG_PEEK_ 0x2
+#define ENTER_RECV(name, op, bufarg, addrarg, cntarg, flagsarg)                              \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
+	int tg_pl_enter_##name(struct tg_tp_sys_enter_ctx *ctx)                                  \
+	{                                                                                    \
+		if ((flagsarg) & MSG_PEEK_)                                                  \
+			return 0;                                                            \
+		return stash((long)ctx->args[0], op, IN, bufarg, addrarg, cntarg);           \
+	}
+
+ENTER_RECV(recvfrom, TG_PL_OP_RECVFROM, ctx->args[1], ctx->args[4], ctx->args[2], ctx->args[3])
+ENTER_RECV(recvmsg, TG_PL_OP_RECVMSG, ctx->args[1], 0, 0, ctx->args[2])
+ENTER_RECV(recvmmsg, TG_PL_OP_RECVMMSG, ctx->args[1], 0, ctx->args[2], ctx->args[3])
 
 EXIT(write, K_FLAT)
 EXIT(read, K_FLAT)

@@ -149,25 +149,27 @@ static __always_inline __u32 h2_copy(struct tg_pl_h2_job *j, struct tg_pl_scratc
 	for (__u32 i = 0; i < TG_PL_MAX_IOV; i++) {
 		if (off >= n)
 			break;
-		if (left) {
-			__u64 room = n - off;
-			__u64 k = clamp_copy(left < room ? left : room);
-			if (bpf_probe_read_user(&s->data[off & (TG_PL_MAX_COPY - 1)], k,
-						(void *)base))
-				return off;
-			off += k;
-			base += k;
-			left -= k;
-			continue;
+		if (!left) {
+			/* Move on to the next segment, then copy from it. */
+			idx++;
+			if (idx >= j->iovcnt)
+				break;
+			struct iovec iv = {};
+			if (bpf_probe_read_user(&iv, sizeof(iv),
+						(void *)(j->ptr + (__u64)idx * sizeof(iv))))
+				break;
+			base = (__u64)iv.iov_base;
+			left = iv.iov_len;
+			if (!left)
+				continue;
 		}
-		idx++;
-		if (idx >= j->iovcnt)
-			break;
-		struct iovec iv = {};
-		if (bpf_probe_read_user(&iv, sizeof(iv), (void *)(j->ptr + (__u64)idx * sizeof(iv))))
-			break;
-		base = (__u64)iv.iov_base;
-		left = iv.iov_len;
+		__u64 room = n - off;
+		__u64 k = clamp_copy(left < room ? left : room);
+		if (bpf_probe_read_user(&s->data[off & (TG_PL_MAX_COPY - 1)], k, (void *)base))
+			return off;
+		off += k;
+		base += k;
+		left -= k;
 	}
 	return off;
 }
@@ -208,7 +210,8 @@ struct tg_pl_h2_walk {
 	__u32 n;    /* window length */
 	__u8 kind;
 	__u8 partial; /* out: a frame header is cut by the chunk's end at pos */
-	__u16 _pad0;
+	__u8 capped;  /* the window ends at the per-event cap (not at an iovec limit) */
+	__u8 _pad0;
 	__u32 _pad1;
 };
 
@@ -230,7 +233,7 @@ __noinline int tg_pl_h2_step(struct tg_pl_h2_walk *w)
 		}
 		w->rem -= w->n - w->pos;
 		w->pos = w->n;
-		if (w->kind == TG_PL_H2_DATA && w->rest > w->n) {
+		if (w->kind == TG_PL_H2_DATA && w->capped && w->rest > w->n) {
 			/* The rest of this DATA payload in the chunk is a gap. */
 			__u64 left = w->rest - w->n;
 			w->gap = w->rem < left ? w->rem : left;
@@ -315,6 +318,7 @@ __noinline int tg_pl_h2_event(struct tg_pl_h2_job *j)
 		w.pos = pos;
 		w.n = n;
 		w.kind = j->kind;
+		w.capped = n == max;
 		for (__u32 i = 0; i < TG_PL_H2_MAX_FRAMES; i++)
 			if (tg_pl_h2_step(&w))
 				break;

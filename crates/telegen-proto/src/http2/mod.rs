@@ -34,6 +34,8 @@ struct Stream {
     req_done: bool,
     resp_seen: bool,
     grpc: bool,
+    /// A header block of this stream was not (fully) decoded: some fields are unknown.
+    unknown: bool,
     body: [u64; 2],
     msgs: [MessageCounter; 2],
 }
@@ -81,6 +83,7 @@ impl Http2Conn {
                 req_done: true,
                 resp_seen: false,
                 grpc: false,
+                unknown: false,
                 body: [0; 2],
                 msgs: Default::default(),
             });
@@ -232,6 +235,7 @@ impl Http2Conn {
             (Direction::ClientToServer, Some(k)) => {
                 // Request trailers.
                 let s = &mut self.streams[k];
+                s.unknown |= !f.complete;
                 s.req_done |= end;
                 s.rec.request_body_len = s.req_done.then_some(s.body[0]);
             }
@@ -260,6 +264,7 @@ impl Http2Conn {
                     req_done: end,
                     resp_seen: false,
                     grpc,
+                    unknown: !f.complete || f.method.is_none() || f.path.is_none(),
                     body: [0; 2],
                     msgs: Default::default(),
                 });
@@ -267,6 +272,7 @@ impl Http2Conn {
             (Direction::ServerToClient, None) => stats.unmatched_responses += 1,
             (Direction::ServerToClient, Some(k)) => {
                 let s = &mut self.streams[k];
+                s.unknown |= !f.complete;
                 if !s.resp_seen {
                     if f.status.is_some_and(|c| (100..200).contains(&c)) && !end {
                         return; // interim response
@@ -330,7 +336,8 @@ impl Http2Conn {
 
     fn emit(mut s: Stream, ts: u64, why: Option<&'static str>, out: &mut Vec<Record>) {
         s.rec.end_ns = ts.max(s.rec.start_ns);
-        s.rec.incomplete = why;
+        // Fields that could not be decoded are left empty, never guessed, and marked.
+        s.rec.incomplete = why.or(s.unknown.then_some("headers_unknown"));
         if s.rec.request_body_len.is_none() && s.req_done {
             s.rec.request_body_len = Some(s.body[0]);
         }

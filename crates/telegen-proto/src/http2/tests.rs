@@ -261,6 +261,7 @@ fn joined_mid_connection_reports_only_what_it_can_decode() {
         ("GET", "/", None)
     );
     assert_eq!((h[0].status, h[0].stream_id), (Some(204), Some(5)));
+    assert_eq!(h[0].incomplete, Some("headers_unknown"), "unknown fields are marked");
     assert_eq!(st.hpack_resets, 2, "one per direction");
 }
 
