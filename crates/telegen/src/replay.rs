@@ -54,8 +54,7 @@ pub fn replay_with(
         .with_context(|| format!("replaying {}", file.display()))?;
     let mut reg = Registry::default();
     let telemetry = SelfTelemetry::register(&mut reg);
-    let meter = opentelemetry::global::meter("telegen-replay");
-    let mut b = MetricsBuilder::new(&mut reg, &meter, crate::run::MAX_SERIES);
+    let mut b = MetricsBuilder::new(&mut reg, None, crate::run::MAX_SERIES);
     let l7m = L7Metrics::new(&mut b);
     let opts = L7Options::from_effective(eff);
     let mut l7 = L7Signals::new(opts, l7m, telemetry);

@@ -76,11 +76,9 @@ pub async fn run_until(
             tasks.push(t);
         }
     }
-    let meter = match &meter_provider {
-        Some(p) => opentelemetry::metrics::MeterProvider::meter(p, "telegen"),
-        None => opentelemetry::global::meter("telegen-noop"),
-    };
-    let mut b = MetricsBuilder::new(&mut registry, &meter, MAX_SERIES);
+    let meter =
+        meter_provider.as_ref().map(|p| opentelemetry::metrics::MeterProvider::meter(p, "telegen"));
+    let mut b = MetricsBuilder::new(&mut registry, meter.as_ref(), MAX_SERIES);
     let tcp_metrics = TcpMetrics::new(&mut b);
     let l7_metrics = L7Metrics::new(&mut b);
 

@@ -67,13 +67,14 @@ pub struct MetricName {
 /// Shared context for building instruments.
 pub struct MetricsBuilder<'a> {
     pub registry: &'a mut Registry,
-    pub meter: &'a Meter,
+    /// None: Prometheus only (no OTel instruments, no per-update conversion cost).
+    pub meter: Option<&'a Meter>,
     pub max_series: usize,
     overflow: Family<Vec<(&'static str, String)>, PCounter>,
 }
 
 impl<'a> MetricsBuilder<'a> {
-    pub fn new(registry: &'a mut Registry, meter: &'a Meter, max_series: usize) -> Self {
+    pub fn new(registry: &'a mut Registry, meter: Option<&'a Meter>, max_series: usize) -> Self {
         let overflow = Family::<Labels, PCounter>::default();
         registry.register(
             "telegen_metric_series_overflow",
@@ -90,7 +91,7 @@ impl<'a> MetricsBuilder<'a> {
     pub fn counter(&mut self, n: MetricName) -> CounterVec {
         let fam = Family::<Labels, PCounter>::default();
         self.registry.register(n.prom, n.help, fam.clone());
-        let otel = self.meter.u64_counter(n.otel).with_description(n.help).build();
+        let otel = self.meter.map(|m| m.u64_counter(n.otel).with_description(n.help).build());
         CounterVec {
             prom: fam,
             otel,
@@ -102,7 +103,7 @@ impl<'a> MetricsBuilder<'a> {
     pub fn gauge(&mut self, n: MetricName) -> GaugeVec {
         let fam = Family::<Labels, PGauge<i64, std::sync::atomic::AtomicI64>>::default();
         self.registry.register(n.prom, n.help, fam.clone());
-        let otel = self.meter.i64_gauge(n.otel).with_description(n.help).build();
+        let otel = self.meter.map(|m| m.i64_gauge(n.otel).with_description(n.help).build());
         GaugeVec {
             prom: fam,
             otel,
@@ -122,13 +123,13 @@ impl<'a> MetricsBuilder<'a> {
         let fam =
             Family::<Labels, PHistogram, Buckets>::new_with_constructor(Buckets(buckets.into()));
         self.registry.register(n.prom, n.help, fam.clone());
-        let otel = self
-            .meter
-            .f64_histogram(n.otel)
-            .with_description(n.help)
-            .with_unit(unit)
-            .with_boundaries(buckets.to_vec())
-            .build();
+        let otel = self.meter.map(|m| {
+            m.f64_histogram(n.otel)
+                .with_description(n.help)
+                .with_unit(unit)
+                .with_boundaries(buckets.to_vec())
+                .build()
+        });
         HistogramVec {
             prom: fam,
             otel,
@@ -157,7 +158,7 @@ pub fn seconds() -> Unit {
 #[derive(Clone)]
 pub struct CounterVec {
     prom: Family<Labels, PCounter>,
-    otel: opentelemetry::metrics::Counter<u64>,
+    otel: Option<opentelemetry::metrics::Counter<u64>>,
     limiter: Arc<SeriesLimiter>,
     overflow: PCounter,
 }
@@ -166,7 +167,9 @@ impl CounterVec {
     pub fn add(&self, labels: Labels, v: u64) {
         let labels = self.limiter.admit(labels, &self.overflow);
         self.prom.get_or_create(&labels).inc_by(v);
-        self.otel.add(v, &to_kv(&labels));
+        if let Some(o) = &self.otel {
+            o.add(v, &to_kv(&labels));
+        }
     }
     pub fn inc(&self, labels: Labels) {
         self.add(labels, 1)
@@ -182,7 +185,7 @@ type IGauge = PGauge<i64, std::sync::atomic::AtomicI64>;
 #[derive(Clone)]
 pub struct GaugeVec {
     prom: Family<Labels, IGauge>,
-    otel: opentelemetry::metrics::Gauge<i64>,
+    otel: Option<opentelemetry::metrics::Gauge<i64>>,
     limiter: Arc<SeriesLimiter>,
     overflow: PCounter,
 }
@@ -191,7 +194,9 @@ impl GaugeVec {
     pub fn set(&self, labels: Labels, v: i64) {
         let labels = self.limiter.admit(labels, &self.overflow);
         self.prom.get_or_create(&labels).set(v);
-        self.otel.record(v, &to_kv(&labels));
+        if let Some(o) = &self.otel {
+            o.record(v, &to_kv(&labels));
+        }
     }
     pub fn get(&self, labels: &Labels) -> i64 {
         self.prom.get(labels).map(|g| g.get()).unwrap_or(0)
@@ -211,7 +216,7 @@ impl prometheus_client::metrics::family::MetricConstructor<PHistogram> for Bucke
 #[derive(Clone)]
 pub struct HistogramVec {
     prom: Family<Labels, PHistogram, Buckets>,
-    otel: opentelemetry::metrics::Histogram<f64>,
+    otel: Option<opentelemetry::metrics::Histogram<f64>>,
     limiter: Arc<SeriesLimiter>,
     overflow: PCounter,
 }
@@ -220,7 +225,9 @@ impl HistogramVec {
     pub fn observe(&self, labels: Labels, v: f64) {
         let labels = self.limiter.admit(labels, &self.overflow);
         self.prom.get_or_create(&labels).observe(v);
-        self.otel.record(v, &to_kv(&labels));
+        if let Some(o) = &self.otel {
+            o.record(v, &to_kv(&labels));
+        }
     }
 }
 
@@ -233,7 +240,7 @@ mod tests {
     fn series_are_bounded_and_overflow_is_counted() {
         let mut reg = Registry::default();
         let meter = opentelemetry::global::meter("test");
-        let mut b = MetricsBuilder::new(&mut reg, &meter, 2);
+        let mut b = MetricsBuilder::new(&mut reg, Some(&meter), 2);
         let c = b.counter(MetricName { prom: "x", otel: "x", help: "h" });
         for ip in ["a", "b", "c", "d"] {
             c.inc(vec![("ip", ip.to_string())]);

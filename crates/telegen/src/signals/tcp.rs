@@ -380,7 +380,7 @@ mod tests {
     fn setup(max: usize) -> (Registry, TcpSignals) {
         let mut reg = Registry::default();
         let meter = opentelemetry::global::meter("t");
-        let mut b = MetricsBuilder::new(&mut reg, &meter, 100);
+        let mut b = MetricsBuilder::new(&mut reg, Some(&meter), 100);
         let m = TcpMetrics::new(&mut b);
         (reg, TcpSignals::new(m, TcpSignalOptions { max_connections: max, emit_events: true }))
     }
