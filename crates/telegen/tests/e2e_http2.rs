@@ -142,7 +142,8 @@ fn must_copy(stream: &[u8], start: usize) -> Vec<(usize, usize)> {
     let mut out = vec![(0, start)];
     let mut p = start;
     while p + 9 <= stream.len() {
-        let len = (stream[p] as usize) << 16 | (stream[p + 1] as usize) << 8 | stream[p + 2] as usize;
+        let len =
+            (stream[p] as usize) << 16 | (stream[p + 1] as usize) << 8 | stream[p + 2] as usize;
         let end = p + 9 + len;
         out.push(if stream[p + 3] == DATA { (p, p + 9) } else { (p, end) });
         p = end;
@@ -186,7 +187,8 @@ async fn kernel_copies_h2_header_frames_whole_and_cuts_only_data() {
         parts.push(frame(DATA, 0, 7 + 2 * i, 3000, i as u8));
     }
     let c2s: Vec<u8> = parts.concat();
-    let s2c: Vec<u8> = [frame(4, 0, 0, 6, 9), frame(HEADERS, 4, 1, 50, 7), frame(DATA, 1, 1, 70_000, 8)].concat();
+    let s2c: Vec<u8> =
+        [frame(4, 0, 0, 6, 9), frame(HEADERS, 4, 1, 50, 7), frame(DATA, 1, 1, 70_000, 8)].concat();
     let (c2s_w, s2c_w) = (parts.clone(), s2c.clone());
     tokio::task::spawn_blocking(move || {
         let mut c = TcpStream::connect(server).unwrap();
@@ -303,7 +305,12 @@ fn grpc_python_calls_spans_and_rpc_metrics() {
         let ours: Vec<String> = recs
             .iter()
             .filter(|r| r.to_string().contains(&port.to_string()))
-            .map(|r| format!("{} {} {} {}", r["type"], r["kind"], r["name"], r["attributes"]["telegen.incomplete"]))
+            .map(|r| {
+                format!(
+                    "{} {} {} {}",
+                    r["type"], r["kind"], r["name"], r["attributes"]["telegen.incomplete"]
+                )
+            })
             .collect();
         assert_eq!(call_summary(&got), want, "{kind} spans; records of the port: {ours:#?}");
         for s in got {
@@ -311,7 +318,11 @@ fn grpc_python_calls_spans_and_rpc_metrics() {
             assert_eq!(a["rpc.system"], "grpc", "{a}");
             assert_eq!(a["rpc.service"], "telegen.test.Echo");
             assert_eq!(a["network.protocol.version"], "2");
-            assert_eq!(a["process.executable.name"].as_str().map(|p| p.starts_with("python")), Some(true), "{a}");
+            assert_eq!(
+                a["process.executable.name"].as_str().map(|p| p.starts_with("python")),
+                Some(true),
+                "{a}"
+            );
             let err = a["rpc.method"] == "Missing";
             assert_eq!(s["status"] == "ERROR", err, "error status only for NOT_FOUND: {s}");
         }
@@ -442,7 +453,11 @@ fn h2c_prior_knowledge_on_nginx_and_upgrade_on_python_h2() {
     for path in ["/users/1", "/users/2", "/boom", "/missing"] {
         curl(&["--http2-prior-knowledge", &format!("http://127.0.0.1:{n}{path}")]);
     }
-    curl(&["--http2", &format!("http://127.0.0.1:{up_port}/up/1"), &format!("http://127.0.0.1:{up_port}/up/2")]);
+    curl(&[
+        "--http2",
+        &format!("http://127.0.0.1:{up_port}/up/1"),
+        &format!("http://127.0.0.1:{up_port}/up/2"),
+    ]);
     curl(&["--http2", &format!("http://127.0.0.1:{up_port}/missing")]);
     let recs = agent.collect(Duration::from_secs(20), |r| {
         spans(r, "SERVER", n).len() >= 4
@@ -450,7 +465,8 @@ fn h2c_prior_knowledge_on_nginx_and_upgrade_on_python_h2() {
             && spans(r, "SERVER", up_port).len() >= 5
             && spans(r, "CLIENT", up_port).len() >= 5
     });
-    let want_nginx = ["GET /boom 500 v2", "GET /missing 404 v2", "GET /users/1 200 v2", "GET /users/2 200 v2"];
+    let want_nginx =
+        ["GET /boom 500 v2", "GET /missing 404 v2", "GET /users/1 200 v2", "GET /users/2 200 v2"];
     assert_eq!(http_summary(&spans(&recs, "SERVER", n)), want_nginx, "{recs:#?}");
     assert_eq!(http_summary(&spans(&recs, "CLIENT", n)), want_nginx);
     for s in spans(&recs, "SERVER", n) {
