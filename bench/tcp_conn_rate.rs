@@ -29,6 +29,11 @@ fn hwm_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+fn anon_kb(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines().find(|l| l.starts_with("RssAnon:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+}
+
 fn self_cpu_ticks() -> u64 {
     cpu_ticks(std::process::id())
 }
@@ -94,8 +99,8 @@ fn main() {
     let reps: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(2);
     let bin = std::env::var("TELEGEN_BIN").unwrap_or_else(|_| "target/release/telegen".into());
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    println!("| run | agent | conns/s achieved | client+server CPU µs/conn | agent CPU % of one core | agent peak RSS MB | kernel drops | user drops |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| run | agent | conns/s achieved | client+server CPU µs/conn | agent CPU % of one core | agent peak RSS MB (of which heap) | kernel losses | user losses | connections counted |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for rep in 0..reps {
         for with_agent in [false, true] {
             let mut agent = None;
@@ -114,7 +119,12 @@ fn main() {
                     .stderr(Stdio::null())
                     .spawn()
                     .expect("start telegen");
-                std::thread::sleep(Duration::from_secs(3));
+                // Measure only once every program is loaded and the endpoint serves.
+                let t0 = Instant::now();
+                while !Command::new("curl").args(["-sf", "-o", "/dev/null", &format!("http://{addr}/metrics")]).status().map(|s| s.success()).unwrap_or(false) {
+                    assert!(t0.elapsed() < Duration::from_secs(120), "telegen did not start");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
                 agent = Some(c);
             }
             let a0 = agent.as_ref().map(|c| cpu_ticks(c.id())).unwrap_or(0);
@@ -123,24 +133,25 @@ fn main() {
             let n = load(rate, secs);
             let wall = t0.elapsed().as_secs_f64();
             let s1 = self_cpu_ticks();
-            let (acpu, rss, kd, ud) = match &agent {
+            let (acpu, rss, kd, ud, counted) = match &agent {
                 Some(c) => {
                     std::thread::sleep(Duration::from_secs(2));
                     let a1 = cpu_ticks(c.id());
                     (
                         format!("{:.2}", (a1 - a0) as f64 / tick / wall * 100.0),
-                        format!("{:.1}", hwm_kb(c.id()) as f64 / 1024.0),
+                        format!("{:.1} ({:.1})", hwm_kb(c.id()) as f64 / 1024.0, anon_kb(c.id()) as f64 / 1024.0),
                         format!(
                             "{}",
                             metric(addr, "telegen_events_dropped_total{source=\"kernel\"")
                         ),
                         format!("{}", metric(addr, "telegen_events_dropped_total{source=\"user\"")),
+                        format!("{}", metric(addr, "telegen_tcp_connections_opened_total{role=\"client\"")),
                     )
                 }
-                None => ("-".into(), "-".into(), "-".into(), "-".into()),
+                None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
             };
             println!(
-                "| {} | {} | {:.0} | {:.1} | {acpu} | {rss} | {kd} | {ud} |",
+                "| {} | {} | {:.0} | {:.1} | {acpu} | {rss} | {kd} | {ud} | {counted} (made {n}) |",
                 rep + 1,
                 if with_agent { "on" } else { "off" },
                 n as f64 / wall,
