@@ -143,7 +143,8 @@ pub async fn run_until(
     } else {
         (None, None)
     };
-    let mut l7 = L7Signals::new(L7Options::from_effective(&eff), l7_metrics, telemetry.clone());
+    let l7_opts = L7Options { emit_spans: !fanout.is_empty(), ..L7Options::from_effective(&eff) };
+    let mut l7 = L7Signals::new(l7_opts, l7_metrics, telemetry.clone());
 
     let mut tcp_signals = TcpSignals::new(
         tcp_metrics,

@@ -60,6 +60,8 @@ pub struct L7Options {
     pub max_connections: usize,
     /// `service.name` when the process gives none.
     pub default_service: String,
+    /// Build spans and events (false when no sink takes them: metrics only).
+    pub emit_spans: bool,
 }
 
 impl Default for L7Options {
@@ -78,6 +80,7 @@ impl Default for L7Options {
             max_domains: 500,
             max_connections: 16384,
             default_service: "unknown_service".into(),
+            emit_spans: true,
         }
     }
 }
@@ -350,6 +353,45 @@ impl L7Signals {
             }
         };
         let service = self.service_name(p);
+        let (rpc_service, rpc_method) = grpc_names(path);
+        // RED metrics come from every exchange; the span itself is only built when some
+        // sink wants it (building attributes is most of the per-request cost).
+        let secs = h.end_ns.max(h.start_ns).saturating_sub(h.start_ns) as f64 / 1e9;
+        if grpc {
+            let code = h.grpc_status.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into());
+            let labels: Labels = vec![
+                ("service_name", service.clone()),
+                ("rpc_service", rpc_service.clone()),
+                ("rpc_method", rpc_method.clone()),
+                ("rpc_grpc_status_code", code),
+            ];
+            let (count, hist) = match kind {
+                SpanKind::Client => (&self.m.rpc_client_requests, &self.m.rpc_client_duration),
+                _ => (&self.m.rpc_server_requests, &self.m.rpc_server_duration),
+            };
+            count.inc(labels.clone());
+            hist.observe(labels[..3].to_vec(), secs);
+        } else {
+            let labels: Labels = vec![
+                ("service_name", service.clone()),
+                ("method", h.method.clone()),
+                ("route", route.clone()),
+                ("status_code", status.map(|s| s.to_string()).unwrap_or_else(|| "0".into())),
+            ];
+            match kind {
+                SpanKind::Client => {
+                    self.m.http_client_requests.inc(labels.clone());
+                    self.m.http_client_duration.observe(labels[..3].to_vec(), secs);
+                }
+                _ => {
+                    self.m.http_server_requests.inc(labels.clone());
+                    self.m.http_server_duration.observe(labels[..3].to_vec(), secs);
+                }
+            }
+        }
+        if !self.opts.emit_spans {
+            return None;
+        }
         let mut a = Attributes::default();
         let url = match &h.host {
             Some(host) => format!("http://{host}{}", h.target),
@@ -403,7 +445,6 @@ impl L7Signals {
         a.put_opt("telegen.incomplete", h.incomplete);
         a.put_opt("http2.stream_id", h.stream_id);
         put_conn(&mut a, key, p);
-        let (rpc_service, rpc_method) = grpc_names(path);
         if grpc {
             a.put("rpc.system", "grpc");
             a.put("rpc.service", rpc_service.clone());
@@ -414,7 +455,11 @@ impl L7Signals {
         }
         let (trace_id, span_id) = new_ids();
         let span = Span {
-            name: if grpc { format!("{rpc_service}/{rpc_method}") } else { format!("{} {}", h.method, route) },
+            name: if grpc {
+                format!("{rpc_service}/{rpc_method}")
+            } else {
+                format!("{} {}", h.method, route)
+            },
             kind,
             trace_id,
             span_id,
@@ -424,34 +469,6 @@ impl L7Signals {
             service_name: service.clone(),
             attributes: a,
         };
-        let secs = span.duration_ms() / 1000.0;
-        if grpc {
-            let code = h.grpc_status.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into());
-            let labels: Labels = vec![("service_name", service), ("rpc_service", rpc_service), ("rpc_method", rpc_method), ("rpc_grpc_status_code", code)];
-            let (count, hist) = match kind {
-                SpanKind::Client => (&self.m.rpc_client_requests, &self.m.rpc_client_duration),
-                _ => (&self.m.rpc_server_requests, &self.m.rpc_server_duration),
-            };
-            count.inc(labels.clone());
-            hist.observe(labels[..3].to_vec(), secs);
-            return Some(Signal::Span(span));
-        }
-        let labels: Labels = vec![
-            ("service_name", service),
-            ("method", h.method),
-            ("route", route),
-            ("status_code", status.map(|s| s.to_string()).unwrap_or_else(|| "0".into())),
-        ];
-        match kind {
-            SpanKind::Client => {
-                self.m.http_client_requests.inc(labels.clone());
-                self.m.http_client_duration.observe(labels[..3].to_vec(), secs);
-            }
-            _ => {
-                self.m.http_server_requests.inc(labels.clone());
-                self.m.http_server_duration.observe(labels[..3].to_vec(), secs);
-            }
-        }
         Some(Signal::Span(span))
     }
 
@@ -488,7 +505,7 @@ impl L7Signals {
         if let Some(ms) = latency_ms {
             self.m.dns_latency.observe(vec![], ms / 1000.0);
         }
-        if !self.opts.dns_capture_queries {
+        if !self.opts.dns_capture_queries || !self.opts.emit_spans {
             return None;
         }
         let mut a = Attributes::default();

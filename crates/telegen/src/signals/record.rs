@@ -67,13 +67,21 @@ impl From<Vec<String>> for AttrValue {
 pub struct Attributes(pub Vec<(String, AttrValue)>);
 
 impl Attributes {
+    /// Appends an attribute. Keys are unique by construction in this crate (checked in
+    /// debug builds); use [`Attributes::set`] to replace one.
     pub fn put(&mut self, key: impl Into<String>, v: impl Into<AttrValue>) {
         let key = key.into();
+        debug_assert!(self.get(&key).is_none(), "attribute {key} put twice");
+        self.0.push((key, v.into()));
+    }
+
+    /// Sets an attribute, replacing an existing value.
+    pub fn set(&mut self, key: impl Into<String>, v: impl Into<AttrValue>) {
+        let key = key.into();
         let v = v.into();
-        if let Some(slot) = self.0.iter_mut().find(|(k, _)| *k == key) {
-            slot.1 = v;
-        } else {
-            self.0.push((key, v));
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((key, v)),
         }
     }
     pub fn put_opt<V: Into<AttrValue>>(&mut self, key: &str, v: Option<V>) {
