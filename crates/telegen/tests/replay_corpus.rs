@@ -23,48 +23,15 @@
 //! `dns.answer_types`, with `contains` (substrings of the data) or `txt` (the TXT
 //! character-strings, which we render quoted and space-separated).
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use telegen::config::Config;
-use telegen::export::json::signal_json;
-use telegen::replay::{replay_with, ReplaySummary};
+mod common;
 
-fn corpus() -> PathBuf {
-    PathBuf::from(
-        std::env::var_os("TELEGEN_CAPTURES")
-            .expect("set TELEGEN_CAPTURES to the capture corpus folder"),
-    )
-}
+use common::corpus::{corpus, manifest_captures, replay};
+use serde_json::Value;
+use std::path::PathBuf;
+use telegen::replay::ReplaySummary;
 
 fn facts_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus_facts")
-}
-
-/// The DNS and HTTP/1 captures listed in MANIFEST.tsv (expected-result rows skipped).
-fn dns_and_http1_captures(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
-            let (file, lt) = (*cols.first()?, *cols.get(6)?);
-            let wanted = file.starts_with("dns/") || file.starts_with("http1/");
-            (wanted && !lt.starts_with('(')).then(|| file.to_string())
-        })
-        .collect()
-}
-
-/// Replays a capture with the default configuration; records as JSON without ids.
-fn replay(path: &Path) -> anyhow::Result<(Vec<Value>, ReplaySummary)> {
-    let eff = Config::default().effective();
-    let mut out = Vec::new();
-    let sum = replay_with(path, &eff, false, &mut |s| out.push(signal_json(&s)))?;
-    for r in &mut out {
-        let o = r.as_object_mut().unwrap();
-        o.remove("trace_id");
-        o.remove("span_id");
-    }
-    Ok((out, sum))
 }
 
 fn snapshot_name(capture: &str) -> String {
@@ -75,7 +42,7 @@ fn snapshot_name(capture: &str) -> String {
 #[ignore = "needs the capture corpus"]
 fn every_dns_and_http1_capture_replays_and_matches_its_snapshot() {
     let dir = corpus();
-    let files = dns_and_http1_captures(&dir);
+    let files = manifest_captures(&dir, &["dns/", "http1/"]);
     assert!(files.len() >= 70, "MANIFEST lists {} DNS/HTTP1 captures", files.len());
     let mut failures = Vec::new();
     for file in &files {

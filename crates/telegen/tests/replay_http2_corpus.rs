@@ -14,42 +14,16 @@
 //! `parse_clean`: no malformed HTTP/2 message; `known_gaps`: facts of the source we do not
 //! meet yet (documented, not asserted).
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use telegen::config::Config;
-use telegen::export::json::signal_json;
-use telegen::replay::{replay_with, ReplaySummary};
+mod common;
 
-fn corpus() -> PathBuf {
-    PathBuf::from(
-        std::env::var_os("TELEGEN_CAPTURES")
-            .expect("set TELEGEN_CAPTURES to the capture corpus folder"),
-    )
-}
+use common::corpus::{corpus, manifest_captures, replay};
+use serde_json::Value;
+use std::path::PathBuf;
+use telegen::replay::ReplaySummary;
 
 fn facts_path(capture: &str) -> PathBuf {
     let name = capture.trim_start_matches("http2/").replace('/', "__");
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/corpus_facts/http2/{name}.json"))
-}
-
-/// The HTTP/2 captures listed in MANIFEST.tsv (expected-result rows skipped).
-fn http2_captures(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
-            let (file, lt) = (*cols.first()?, *cols.get(6)?);
-            (file.starts_with("http2/") && !lt.starts_with('(')).then(|| file.to_string())
-        })
-        .collect()
-}
-
-fn replay(path: &Path) -> anyhow::Result<(Vec<Value>, ReplaySummary)> {
-    let eff = Config::default().effective();
-    let mut out = Vec::new();
-    let sum = replay_with(path, &eff, false, &mut |s| out.push(signal_json(&s)))?;
-    Ok((out, sum))
 }
 
 /// Whether span `s` agrees with every field stated in `want`.
@@ -130,7 +104,7 @@ fn check(capture: &str, spans: &[Value], sum: &ReplaySummary) -> Vec<String> {
 #[ignore = "needs the capture corpus"]
 fn every_http2_capture_replays_and_meets_its_facts() {
     let dir = corpus();
-    let files = http2_captures(&dir);
+    let files = manifest_captures(&dir, &["http2/"]);
     assert!(files.len() >= 20, "MANIFEST lists {} HTTP/2 captures", files.len());
     let mut failures = Vec::new();
     for file in &files {
@@ -165,7 +139,7 @@ fn every_http2_capture_replays_and_meets_its_facts() {
 #[ignore = "needs the capture corpus"]
 fn every_http2_facts_file_names_a_capture() {
     let dir = corpus();
-    let files = http2_captures(&dir);
+    let files = manifest_captures(&dir, &["http2/"]);
     let facts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus_facts/http2");
     for e in std::fs::read_dir(facts).unwrap().flatten() {
         let p = e.path();
