@@ -71,24 +71,12 @@ impl SelfTelemetry {
     /// Sets a drop counter to a cumulative value read elsewhere (e.g. a kernel map),
     /// adding only the increase.
     pub fn drop_cumulative(&self, source: &'static str, reason: &str, total: u64) {
-        let c = self
-            .dropped
-            .get_or_create(&vec![("source", source.to_string()), ("reason", reason.to_string())]);
-        let now = c.get();
-        if total > now {
-            c.inc_by(total - now);
-        }
+        raise_to(&self.dropped, source, reason, total);
     }
 
     /// Like [`Self::drop_cumulative`], for deliberate skips.
     pub fn skip_cumulative(&self, source: &'static str, reason: &str, total: u64) {
-        let c = self
-            .skipped
-            .get_or_create(&vec![("source", source.to_string()), ("reason", reason.to_string())]);
-        let now = c.get();
-        if total > now {
-            c.inc_by(total - now);
-        }
+        raise_to(&self.skipped, source, reason, total);
     }
 
     pub fn export_failed(&self, exporter: &'static str) {
@@ -120,5 +108,15 @@ impl SelfTelemetry {
             .get(&vec![("source", source.to_string()), ("reason", reason.to_string())])
             .map(|c| c.get())
             .unwrap_or(0)
+    }
+}
+
+/// Raises a `{source, reason}` counter to a cumulative total read elsewhere (a kernel map,
+/// a capture's own counters), adding only the increase.
+fn raise_to(f: &Family<L, Counter>, source: &'static str, reason: &str, total: u64) {
+    let c = f.get_or_create(&vec![("source", source.to_string()), ("reason", reason.to_string())]);
+    let now = c.get();
+    if total > now {
+        c.inc_by(total - now);
     }
 }
