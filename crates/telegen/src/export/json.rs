@@ -58,10 +58,17 @@ pub fn signal_json(s: &Signal) -> Value {
     }
 }
 
+/// Bytes of JSON lines handed to the writer thread at once in replay mode.
+const BATCH_BYTES: usize = 256 * 1024;
+
 /// A sink writing JSON lines from a background thread.
 pub struct JsonSink {
+    /// Items are one line, or (replay) a batch of lines; each ends with a newline.
     tx: Mutex<Option<SyncSender<String>>>,
     blocking: bool,
+    /// Replay mode: lines gathered here and handed over in batches, so the writer thread
+    /// is woken once per `BATCH_BYTES`, not once per record.
+    batch: Mutex<String>,
     telemetry: SelfTelemetry,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -80,9 +87,9 @@ impl JsonSink {
             .spawn(move || {
                 let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut out);
                 while let Ok(first) = rx.recv() {
-                    let mut ok = writeln!(w, "{first}").is_ok();
+                    let mut ok = w.write_all(first.as_bytes()).is_ok();
                     while let Ok(more) = rx.try_recv() {
-                        ok &= writeln!(w, "{more}").is_ok();
+                        ok &= w.write_all(more.as_bytes()).is_ok();
                     }
                     ok &= w.flush().is_ok();
                     if !ok {
@@ -93,7 +100,13 @@ impl JsonSink {
                 }
             })
             .expect("spawning the JSON writer thread");
-        JsonSink { tx: Mutex::new(Some(tx)), blocking, telemetry, thread: Mutex::new(Some(thread)) }
+        JsonSink {
+            tx: Mutex::new(Some(tx)),
+            blocking,
+            batch: Mutex::new(String::new()),
+            telemetry,
+            thread: Mutex::new(Some(thread)),
+        }
     }
 
     pub fn stdout(capacity: usize, blocking: bool, telemetry: SelfTelemetry) -> Self {
@@ -102,7 +115,12 @@ impl JsonSink {
 
     /// Writes out everything queued and stops the writer thread.
     pub fn close(&self) {
-        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let rest = std::mem::take(&mut *self.batch.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            if !rest.is_empty() && tx.send(rest).is_err() {
+                self.telemetry.drop("json", "output_closed", 1);
+            }
+        }
         if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
         }
@@ -111,14 +129,24 @@ impl JsonSink {
 
 impl SignalSink for JsonSink {
     fn send(&self, s: &Signal) {
-        let line = signal_json(s).to_string();
-        let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(tx) = guard.as_ref() else { return };
+        let mut line = signal_json(s).to_string();
+        line.push('\n');
         if self.blocking {
-            if tx.send(line).is_err() {
+            let full = {
+                let mut b = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+                b.push_str(&line);
+                (b.len() >= BATCH_BYTES).then(|| std::mem::take(&mut *b))
+            };
+            let Some(full) = full else { return };
+            let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.as_ref().is_none_or(|tx| tx.send(full).is_err()) {
                 self.telemetry.drop("json", "output_closed", 1);
             }
-        } else {
+            return;
+        }
+        let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tx) = guard.as_ref() else { return };
+        {
             match tx.try_send(line) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => self.telemetry.drop("json", "queue_full", 1),
