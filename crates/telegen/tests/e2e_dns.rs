@@ -154,9 +154,21 @@ fn dnsmasq_queries_from_dig_getent_python_and_timeouts() {
         .unwrap();
     assert!(py.status.success(), "python client: {py:?}");
     dig(&ns, &[&format!("@{server4}"), "-p", "5353", "lost.test.example", "A"]);
+    // dnspython (from the test venv) over UDP and TCP.
+    let venv_py = std::env::var("TELEGEN_PYTHON")
+        .expect("TELEGEN_PYTHON must name the test venv's python (scripts/test.sh sets it)");
+    let script = format!("{}/tests/py/dns_client.py", env!("CARGO_MANIFEST_DIR"));
+    let dp = Command::new("ip")
+        .args(["netns", "exec", ns.name(Side::A), &venv_py, &script, &server4])
+        .args(["dnspy-udp.a.test.example", "dnspy-tcp.a.test.example"])
+        .output()
+        .unwrap();
+    assert!(dp.status.success(), "dnspython client: {dp:?}");
 
     let recs = agent.collect(Duration::from_secs(20), |r| {
-        !queries(r, "lost.test.example").is_empty() && !queries(r, "www.test.example").is_empty()
+        !queries(r, "lost.test.example").is_empty()
+            && !queries(r, "www.test.example").is_empty()
+            && !queries(r, "dnspy-tcp.a.test.example").is_empty()
     });
     let one = |name: &str, qtype: &str| -> Value {
         let v: Vec<_> = queries(&recs, name)
@@ -212,6 +224,21 @@ fn dnsmasq_queries_from_dig_getent_python_and_timeouts() {
         .filter(|r| r["attributes"]["process.command"] == "python3")
         .collect();
     assert_eq!(py_a.len(), 1, "python's first in-flight query: {py_a:#?}");
+    for (name, transport) in
+        [("dnspy-udp.a.test.example", "ip_udp"), ("dnspy-tcp.a.test.example", "ip_tcp")]
+    {
+        let q = queries(&recs, name);
+        let names: Vec<&Value> = recs
+            .iter()
+            .map(|r| &r["attributes"]["dns.question.name"])
+            .filter(|v| !v.is_null())
+            .collect();
+        assert_eq!(q.len(), 1, "{name}: {q:#?} among {names:?}");
+        let a = &q[0]["attributes"];
+        assert_eq!(a["net.transport"], transport);
+        assert_eq!(a["dns.answers"], serde_json::json!(["10.1.2.3"]));
+        assert!(a["process.executable.name"].as_str().unwrap_or("").starts_with("python"), "{a}");
+    }
     let lost = one("lost.test.example", "A");
     assert!(lost["attributes"].get("dns.latency_ms").is_none());
     assert_eq!(lost["attributes"]["dns.response_code"], "TIMEOUT");
