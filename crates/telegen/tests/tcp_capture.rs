@@ -401,7 +401,9 @@ async fn induced_loss_gives_retransmits_and_rtt() {
     });
     let ip = pair.ip4(Side::A);
     let servers = start_servers(&pair, Side::A, ip, &[8080], 1);
-    let sent = run_clients(&pair, Side::B, SocketAddr::new(ip, 8080), 1, |_| 4_000_000);
+    // Large enough that the transfer outlasts several RTT sampling intervals even when
+    // recovery is quick (4 MB once finished inside one interval: no sample).
+    let sent = run_clients(&pair, Side::B, SocketAddr::new(ip, 8080), 1, |_| 24_000_000);
     join_all(servers);
     let evs = collect(&mut rx, &[pair.ino_b], Duration::from_secs(30), |e| {
         count(e, ConnRole::Client, is_close) >= 1
