@@ -131,7 +131,16 @@ fn otlp_collector_down_then_up_resumes_by_itself() {
             .map(|m| m.values().sum::<f64>() >= 6.0)
             .unwrap_or(false)
     });
-    let ok = scrape_sum(agent.metrics, "telegen_exported_total{exporter=\"otlp_metrics\"}");
-    assert!(ok >= 1.0, "exported counter: {ok}");
+    // The receiver holds the batch before the agent has read the reply and counted it:
+    // wait for the counter rather than read it once.
+    let t1 = Instant::now();
+    loop {
+        let ok = scrape_sum(agent.metrics, "telegen_exported_total{exporter=\"otlp_metrics\"}");
+        if ok >= 1.0 {
+            break;
+        }
+        assert!(t1.elapsed() < Duration::from_secs(20), "exported counter stays at {ok}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(agent.stop().success());
 }
