@@ -3,7 +3,7 @@
 //! RED metrics. The same code serves live capture and replay.
 
 use super::metrics::{
-    CounterVec, HistogramVec, Labels, MetricName, MetricsBuilder, OVERFLOW_VALUE,
+    CounterVec, HistogramSeries, HistogramVec, MetricName, MetricsBuilder, Num, OVERFLOW_VALUE,
 };
 use super::record::{new_ids, Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};
 use crate::export::telemetry::SelfTelemetry;
@@ -95,23 +95,26 @@ pub struct L7Metrics {
     rpc_client_requests: CounterVec,
     rpc_client_duration: HistogramVec,
     dns_queries: CounterVec,
-    dns_latency: HistogramVec,
+    dns_latency: HistogramSeries,
 }
+
+const HTTP_LABELS: &[&str] = &["service_name", "method", "route", "status_code"];
+const RPC_LABELS: &[&str] = &["service_name", "rpc_service", "rpc_method", "rpc_grpc_status_code"];
 
 impl L7Metrics {
     pub fn new(b: &mut MetricsBuilder<'_>) -> Self {
         let m = |prom, otel, help| MetricName { prom, otel, help };
         L7Metrics {
-            http_server_requests: b.counter(m("http_server_requests", "http.server.requests", "HTTP requests served, seen from the server side")),
-            http_server_duration: b.histogram(m("http_server_duration", "http.server.request.duration", "HTTP server request duration in seconds (first request byte to last response byte)"), "s", &HTTP_BUCKETS),
-            http_client_requests: b.counter(m("http_client_requests", "http.client.requests", "HTTP requests made, seen from the client side")),
-            http_client_duration: b.histogram(m("http_client_duration", "http.client.request.duration", "HTTP client request duration in seconds"), "s", &HTTP_BUCKETS),
-            rpc_server_requests: b.counter(m("rpc_server_requests", "rpc.server.requests", "gRPC calls served, by rpc_service, rpc_method, rpc_grpc_status_code")),
-            rpc_server_duration: b.histogram(m("rpc_server_duration", "rpc.server.duration", "gRPC server call duration in seconds"), "s", &HTTP_BUCKETS),
-            rpc_client_requests: b.counter(m("rpc_client_requests", "rpc.client.requests", "gRPC calls made, by rpc_service, rpc_method, rpc_grpc_status_code")),
-            rpc_client_duration: b.histogram(m("rpc_client_duration", "rpc.client.duration", "gRPC client call duration in seconds"), "s", &HTTP_BUCKETS),
-            dns_queries: b.counter(m("telegen_dns_queries", "telegen.dns.queries", "DNS queries by domain, query_type and response_code")),
-            dns_latency: b.histogram(m("telegen_dns_latency", "telegen.dns.latency", "DNS query latency in seconds"), "s", &DNS_BUCKETS),
+            http_server_requests: b.counter(m("http_server_requests", "http.server.requests", "HTTP requests served, seen from the server side"), HTTP_LABELS),
+            http_server_duration: b.histogram(m("http_server_duration", "http.server.request.duration", "HTTP server request duration in seconds (first request byte to last response byte)"), &HTTP_LABELS[..3], "s", &HTTP_BUCKETS),
+            http_client_requests: b.counter(m("http_client_requests", "http.client.requests", "HTTP requests made, seen from the client side"), HTTP_LABELS),
+            http_client_duration: b.histogram(m("http_client_duration", "http.client.request.duration", "HTTP client request duration in seconds"), &HTTP_LABELS[..3], "s", &HTTP_BUCKETS),
+            rpc_server_requests: b.counter(m("rpc_server_requests", "rpc.server.requests", "gRPC calls served, by rpc_service, rpc_method, rpc_grpc_status_code"), RPC_LABELS),
+            rpc_server_duration: b.histogram(m("rpc_server_duration", "rpc.server.duration", "gRPC server call duration in seconds"), &RPC_LABELS[..3], "s", &HTTP_BUCKETS),
+            rpc_client_requests: b.counter(m("rpc_client_requests", "rpc.client.requests", "gRPC calls made, by rpc_service, rpc_method, rpc_grpc_status_code"), RPC_LABELS),
+            rpc_client_duration: b.histogram(m("rpc_client_duration", "rpc.client.duration", "gRPC client call duration in seconds"), &RPC_LABELS[..3], "s", &HTTP_BUCKETS),
+            dns_queries: b.counter(m("telegen_dns_queries", "telegen.dns.queries", "DNS queries by domain, query_type and response_code"), &["domain", "query_type", "response_code"]),
+            dns_latency: b.histogram(m("telegen_dns_latency", "telegen.dns.latency", "DNS query latency in seconds"), &[], "s", &DNS_BUCKETS).series(&[]),
         }
     }
 }
@@ -295,10 +298,10 @@ impl L7Signals {
         self.stats.add(st);
     }
 
-    fn service_name(&self, p: Option<&crate::capture::ProcessInfo>) -> String {
+    fn service_name<'a>(&'a self, p: Option<&'a crate::capture::ProcessInfo>) -> &'a str {
         match p {
-            Some(p) if !p.exe_name().is_empty() => p.exe_name().to_string(),
-            _ => self.opts.default_service.clone(),
+            Some(p) if !p.exe_name().is_empty() => p.exe_name(),
+            _ => &self.opts.default_service,
         }
     }
 
@@ -358,36 +361,24 @@ impl L7Signals {
         // sink wants it (building attributes is most of the per-request cost).
         let secs = h.end_ns.max(h.start_ns).saturating_sub(h.start_ns) as f64 / 1e9;
         if grpc {
-            let code = h.grpc_status.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into());
-            let labels: Labels = vec![
-                ("service_name", service.clone()),
-                ("rpc_service", rpc_service.clone()),
-                ("rpc_method", rpc_method.clone()),
-                ("rpc_grpc_status_code", code),
-            ];
+            let code = h.grpc_status.map(|c| Num::new(c.into()));
+            let code = code.as_ref().map(Num::as_str).unwrap_or("unknown");
+            let v = [service, rpc_service, rpc_method, code];
             let (count, hist) = match kind {
                 SpanKind::Client => (&self.m.rpc_client_requests, &self.m.rpc_client_duration),
                 _ => (&self.m.rpc_server_requests, &self.m.rpc_server_duration),
             };
-            count.inc(labels.clone());
-            hist.observe(labels[..3].to_vec(), secs);
+            count.inc(&v);
+            hist.observe(&v[..3], secs);
         } else {
-            let labels: Labels = vec![
-                ("service_name", service.clone()),
-                ("method", h.method.clone()),
-                ("route", route.clone()),
-                ("status_code", status.map(|s| s.to_string()).unwrap_or_else(|| "0".into())),
-            ];
-            match kind {
-                SpanKind::Client => {
-                    self.m.http_client_requests.inc(labels.clone());
-                    self.m.http_client_duration.observe(labels[..3].to_vec(), secs);
-                }
-                _ => {
-                    self.m.http_server_requests.inc(labels.clone());
-                    self.m.http_server_duration.observe(labels[..3].to_vec(), secs);
-                }
-            }
+            let code = Num::new(status.unwrap_or(0).into());
+            let v = [service, h.method.as_str(), route.as_str(), code.as_str()];
+            let (count, hist) = match kind {
+                SpanKind::Client => (&self.m.http_client_requests, &self.m.http_client_duration),
+                _ => (&self.m.http_server_requests, &self.m.http_server_duration),
+            };
+            count.inc(&v);
+            hist.observe(&v[..3], secs);
         }
         if !self.opts.emit_spans {
             return None;
@@ -447,8 +438,8 @@ impl L7Signals {
         put_conn(&mut a, key, p);
         if grpc {
             a.put("rpc.system", "grpc");
-            a.put("rpc.service", rpc_service.clone());
-            a.put("rpc.method", rpc_method.clone());
+            a.put("rpc.service", rpc_service.to_string());
+            a.put("rpc.method", rpc_method.to_string());
             a.put_opt("rpc.grpc.status_code", h.grpc_status);
             a.put_opt("rpc.grpc.request.messages", h.request_messages);
             a.put_opt("rpc.grpc.response.messages", h.response_messages);
@@ -466,7 +457,7 @@ impl L7Signals {
             start_time_unix_nano: h.start_ns,
             end_time_unix_nano: h.end_ns.max(h.start_ns),
             status: span_status,
-            service_name: service.clone(),
+            service_name: service.to_string(),
             attributes: a,
         };
         Some(Signal::Span(span))
@@ -497,13 +488,9 @@ impl L7Signals {
         self.dns_names.learn(&d);
         let domain = self.domain_label(&d.question_name);
         let latency_ms = d.response_ns.map(|r| r.saturating_sub(d.query_ns) as f64 / 1e6);
-        self.m.dns_queries.inc(vec![
-            ("domain", domain),
-            ("query_type", d.question_type.clone()),
-            ("response_code", d.response_code.clone()),
-        ]);
+        self.m.dns_queries.inc(&[&domain, &d.question_type, &d.response_code]);
         if let Some(ms) = latency_ms {
-            self.m.dns_latency.observe(vec![], ms / 1000.0);
+            self.m.dns_latency.observe(ms / 1000.0);
         }
         if !self.opts.dns_capture_queries || !self.opts.emit_spans {
             return None;
@@ -548,12 +535,9 @@ impl L7Signals {
 }
 
 /// `/package.Service/Method` -> (`package.Service`, `Method`).
-fn grpc_names(path: &str) -> (String, String) {
+fn grpc_names(path: &str) -> (&str, &str) {
     let p = path.trim_start_matches('/');
-    match p.split_once('/') {
-        Some((svc, m)) => (svc.to_string(), m.to_string()),
-        None => (p.to_string(), String::new()),
-    }
+    p.split_once('/').unwrap_or((p, ""))
 }
 
 fn put_conn(a: &mut Attributes, key: &ConnKey, p: Option<&crate::capture::ProcessInfo>) {

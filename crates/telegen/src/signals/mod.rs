@@ -12,4 +12,4 @@ pub mod metrics;
 pub mod record;
 pub mod tcp;
 
-pub use record::{AttrValue, Attributes, Event, Signal, Span, SpanKind, SpanStatus};
+pub use record::{AttrValue, Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};

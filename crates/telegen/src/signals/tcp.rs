@@ -9,7 +9,9 @@
 //! client's ephemeral port is never a label. A connection between two local processes is
 //! seen from both sockets and counted on both sides.
 
-use super::metrics::{CounterVec, GaugeVec, Labels, MetricName, MetricsBuilder};
+use super::metrics::{
+    CounterSeries, CounterVec, GaugeSeries, GaugeVec, MetricName, MetricsBuilder, Num,
+};
 use super::record::{Attributes, Event, Severity, Signal};
 use crate::capture::{ConnError, ConnEvent, ConnEventKind, ConnRole};
 use prometheus_client::metrics::counter::Counter;
@@ -18,14 +20,15 @@ use std::net::SocketAddr;
 
 /// Connection states reported by `telegen_tcp_connections{state}`.
 const STATES: [&str; 2] = ["opening", "established"];
+const OPENING: usize = 0;
+const ESTABLISHED: usize = 1;
+const ERROR_TYPES: [ConnError; 4] =
+    [ConnError::Refused, ConnError::Reset, ConnError::Timeout, ConnError::Other];
+const ROLES: [ConnRole; 3] = [ConnRole::Client, ConnRole::Server, ConnRole::Unknown];
+
+const FLOW: &[&str] = &["src_ip", "dst_ip", "dst_port"];
 
 pub struct TcpMetrics {
-    connections: GaugeVec,
-    opened: CounterVec,
-    closed: CounterVec,
-    errors: CounterVec,
-    retransmits_total: CounterVec,
-    segments_total: CounterVec,
     rtt_us: GaugeVec,
     retransmits: CounterVec,
     bytes_sent: CounterVec,
@@ -33,27 +36,71 @@ pub struct TcpMetrics {
     conn_bytes_sent: CounterVec,
     conn_bytes_received: CounterVec,
     table_evictions: Counter,
+    // Series whose label values are fixed, resolved once.
+    connections_by_state: [GaugeSeries; STATES.len()],
+    opened_by_role: [CounterSeries; ROLES.len()],
+    errors_by_type: [CounterSeries; ERROR_TYPES.len()],
+    segments_in: CounterSeries,
+    segments_out: CounterSeries,
+    retransmits_total: CounterSeries,
+    closed: CounterSeries,
 }
 
 impl TcpMetrics {
     pub fn new(b: &mut MetricsBuilder<'_>) -> Self {
         let m = |prom, otel, help| MetricName { prom, otel, help };
+        let connections = b.gauge(m("telegen_tcp_connections", "telegen.tcp.connections", "Live TCP connections (local sockets) by state"), &["state"]);
+        let opened = b.counter(m("telegen_tcp_connections_opened", "telegen.tcp.connections.opened", "TCP connections opened, by role (client/server); scaled by sample_rate"), &["role"]);
+        let closed = b.counter(m("telegen_tcp_connections_closed", "telegen.tcp.connections.closed", "TCP connections closed; scaled by sample_rate"), &[]);
+        let errors = b.counter(m("telegen_tcp_connection_errors", "telegen.tcp.connection.errors", "TCP connection errors by error_type (refused, reset, timeout, other); scaled by sample_rate"), &["error_type"]);
+        let retransmits_total = b.counter(m("telegen_tcp_retransmits", "telegen.tcp.retransmits", "Retransmitted TCP segments; scaled by sample_rate"), &[]);
+        let segments = b.counter(m("telegen_tcp_segments", "telegen.tcp.segments", "TCP segments by direction (in/out); scaled by sample_rate"), &["direction"]);
         TcpMetrics {
-            connections: b.gauge(m("telegen_tcp_connections", "telegen.tcp.connections", "Live TCP connections (local sockets) by state")),
-            opened: b.counter(m("telegen_tcp_connections_opened", "telegen.tcp.connections.opened", "TCP connections opened, by role (client/server); scaled by sample_rate")),
-            closed: b.counter(m("telegen_tcp_connections_closed", "telegen.tcp.connections.closed", "TCP connections closed; scaled by sample_rate")),
-            errors: b.counter(m("telegen_tcp_connection_errors", "telegen.tcp.connection.errors", "TCP connection errors by error_type (refused, reset, timeout, other); scaled by sample_rate")),
-            retransmits_total: b.counter(m("telegen_tcp_retransmits", "telegen.tcp.retransmits", "Retransmitted TCP segments; scaled by sample_rate")),
-            segments_total: b.counter(m("telegen_tcp_segments", "telegen.tcp.segments", "TCP segments by direction (in/out); scaled by sample_rate")),
-            rtt_us: b.gauge(m("tcp_rtt_us", "tcp.rtt", "Smoothed RTT in microseconds, latest sample per client/server/port")),
-            retransmits: b.counter(m("tcp_retransmits", "tcp.retransmits", "Retransmitted segments per client/server/port")),
-            bytes_sent: b.counter(m("tcp_bytes_sent", "tcp.bytes_sent", "Bytes sent by the local socket, per client/server/port")),
-            bytes_received: b.counter(m("tcp_bytes_received", "tcp.bytes_received", "Bytes received by the local socket, per client/server/port")),
-            conn_bytes_sent: b.counter(m("telegen_connection_bytes_sent", "telegen.connection.bytes_sent", "Lifetime bytes sent of closed connections (src, dst, port)")),
-            conn_bytes_received: b.counter(m("telegen_connection_bytes_received", "telegen.connection.bytes_received", "Lifetime bytes received of closed connections (src, dst, port)")),
+            rtt_us: b.gauge(m("tcp_rtt_us", "tcp.rtt", "Smoothed RTT in microseconds, latest sample per client/server/port"), FLOW),
+            retransmits: b.counter(m("tcp_retransmits", "tcp.retransmits", "Retransmitted segments per client/server/port"), FLOW),
+            bytes_sent: b.counter(m("tcp_bytes_sent", "tcp.bytes_sent", "Bytes sent by the local socket, per client/server/port"), FLOW),
+            bytes_received: b.counter(m("tcp_bytes_received", "tcp.bytes_received", "Bytes received by the local socket, per client/server/port"), FLOW),
+            conn_bytes_sent: b.counter(m("telegen_connection_bytes_sent", "telegen.connection.bytes_sent", "Lifetime bytes sent of closed connections (src, dst, port)"), &["src", "dst", "port"]),
+            conn_bytes_received: b.counter(m("telegen_connection_bytes_received", "telegen.connection.bytes_received", "Lifetime bytes received of closed connections (src, dst, port)"), &["src", "dst", "port"]),
             table_evictions: b.internal_counter("telegen_tcp_table_evictions", "Connections evicted from the user-space connection table because it was full"),
+            connections_by_state: STATES.map(|s| connections.series(&[s])),
+            opened_by_role: ROLES.map(|r| opened.series(&[role_str(r)])),
+            errors_by_type: ERROR_TYPES.map(|e| errors.series(&[e.as_str()])),
+            segments_in: segments.series(&["in"]),
+            segments_out: segments.series(&["out"]),
+            retransmits_total: retransmits_total.series(&[]),
+            closed: closed.series(&[]),
         }
     }
+
+    fn opened(&self, r: ConnRole) -> &CounterSeries {
+        &self.opened_by_role[ROLES.iter().position(|x| *x == r).unwrap_or(2)]
+    }
+
+    fn error(&self, e: ConnError) -> &CounterSeries {
+        &self.errors_by_type[ERROR_TYPES.iter().position(|x| *x == e).unwrap_or(3)]
+    }
+
+    /// The per-flow series of a connection, resolved once per connection.
+    fn flow(&self, ev: &ConnEvent) -> FlowSeries {
+        let (c, s) = orient(ev);
+        let (src, dst, port) = (c.ip().to_string(), s.ip().to_string(), Num::new(s.port().into()));
+        let v = [src.as_str(), dst.as_str(), port.as_str()];
+        FlowSeries {
+            rtt_us: self.rtt_us.series(&v),
+            retransmits: self.retransmits.series(&v),
+            bytes_sent: self.bytes_sent.series(&v),
+            bytes_received: self.bytes_received.series(&v),
+        }
+    }
+}
+
+/// Handles of one connection's per-flow series.
+struct FlowSeries {
+    rtt_us: GaugeSeries,
+    retransmits: CounterSeries,
+    bytes_sent: CounterSeries,
+    bytes_received: CounterSeries,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -65,11 +112,12 @@ struct Totals {
     retransmits: u64,
 }
 
-#[derive(Debug)]
 struct ConnState {
-    state: &'static str,
+    /// Index into [`STATES`].
+    state: usize,
     totals: Totals,
     last_ts: u64,
+    flow: Option<FlowSeries>,
 }
 
 /// Options for the TCP signal stage.
@@ -81,7 +129,7 @@ pub struct TcpSignalOptions {
 
 pub struct TcpSignals {
     m: TcpMetrics,
-    conns: HashMap<u64, ConnState>,
+    conns: HashMap<u64, ConnState, foldhash::fast::FixedState>,
     by_state: [i64; STATES.len()],
     opts: TcpSignalOptions,
 }
@@ -101,15 +149,6 @@ fn orient(ev: &ConnEvent) -> (SocketAddr, SocketAddr) {
     }
 }
 
-fn flow_labels(ev: &ConnEvent) -> Labels {
-    let (c, s) = orient(ev);
-    vec![
-        ("src_ip", c.ip().to_string()),
-        ("dst_ip", s.ip().to_string()),
-        ("dst_port", s.port().to_string()),
-    ]
-}
-
 fn role_str(r: ConnRole) -> &'static str {
     match r {
         ConnRole::Client => "client",
@@ -120,34 +159,25 @@ fn role_str(r: ConnRole) -> &'static str {
 
 impl TcpSignals {
     pub fn new(m: TcpMetrics, opts: TcpSignalOptions) -> Self {
-        let s = TcpSignals { m, conns: HashMap::new(), by_state: [0; STATES.len()], opts };
+        let s = TcpSignals {
+            m,
+            conns: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(3)),
+            by_state: [0; STATES.len()],
+            opts,
+        };
+        // Series that PromQL ratios and `by (...)` queries need (every role, error type,
+        // direction and state) exist from the start: resolving them above created them.
         s.publish_states();
-        // Series that PromQL ratios and `by (...)` queries need exist from the start.
-        for e in ["refused", "reset", "timeout", "other"] {
-            s.m.errors.add(vec![("error_type", e.into())], 0);
-        }
-        for r in ["client", "server"] {
-            s.m.opened.add(vec![("role", r.into())], 0);
-        }
-        for d in ["in", "out"] {
-            s.m.segments_total.add(vec![("direction", d.into())], 0);
-        }
-        s.m.retransmits_total.add(vec![], 0);
-        s.m.closed.add(vec![], 0);
         s
     }
 
     fn publish_states(&self) {
-        for (i, st) in STATES.iter().enumerate() {
-            self.m.connections.set(vec![("state", st.to_string())], self.by_state[i]);
+        for (i, g) in self.m.connections_by_state.iter().enumerate() {
+            g.set(self.by_state[i]);
         }
     }
 
-    fn state_idx(s: &str) -> usize {
-        STATES.iter().position(|x| *x == s).unwrap_or(0)
-    }
-
-    fn set_state(&mut self, id: u64, ts: u64, state: &'static str, baseline: Option<Totals>) {
+    fn set_state(&mut self, id: u64, ts: u64, state: usize, baseline: Option<Totals>) {
         if !self.conns.contains_key(&id) && self.conns.len() >= self.opts.max_connections {
             // Evict the least recently updated connection; counted. (A linear scan, only
             // when the table is full.)
@@ -159,11 +189,12 @@ impl TcpSignals {
             }
         }
         let entry = self.conns.entry(id).or_insert_with(|| ConnState {
-            state: "",
+            state: usize::MAX,
             totals: Totals::default(),
             last_ts: ts,
+            flow: None,
         });
-        let old = (!entry.state.is_empty()).then_some(entry.state);
+        let old = (entry.state != usize::MAX).then_some(entry.state);
         entry.last_ts = ts;
         entry.state = state;
         if let Some(b) = baseline {
@@ -176,12 +207,11 @@ impl TcpSignals {
 
     /// Keeps the per-state counts and their gauges current (only changed states are
     /// republished).
-    fn move_state(&mut self, from: Option<&'static str>, to: Option<&'static str>) {
+    fn move_state(&mut self, from: Option<usize>, to: Option<usize>) {
         for (st, d) in [(from, -1i64), (to, 1)] {
-            if let Some(st) = st {
-                let i = Self::state_idx(st);
+            if let Some(i) = st {
                 self.by_state[i] += d;
-                self.m.connections.set(vec![("state", STATES[i].to_string())], self.by_state[i]);
+                self.m.connections_by_state[i].set(self.by_state[i]);
             }
         }
     }
@@ -189,7 +219,20 @@ impl TcpSignals {
     /// Adds the counter deltas of `ev` against the last totals seen for its connection.
     fn account(&mut self, ev: &ConnEvent) {
         let scale = ev.sample_rate.max(1) as u64;
-        let last = self.conns.get(&ev.conn_id).map(|c| c.totals.clone()).unwrap_or_default();
+        let m = &self.m;
+        let Some(c) = self.conns.get_mut(&ev.conn_id) else {
+            // Not tracked (refused before any state): totals are lifetime values.
+            let flow = m.flow(ev);
+            Self::apply(m, &flow, ev, &Totals::default(), scale);
+            return;
+        };
+        let flow = c.flow.get_or_insert_with(|| m.flow(ev));
+        c.totals = Self::apply(m, flow, ev, &c.totals, scale);
+        c.last_ts = ev.ts_ns;
+    }
+
+    /// Records the differences between `ev`'s totals and `last`; returns the new totals.
+    fn apply(m: &TcpMetrics, flow: &FlowSeries, ev: &ConnEvent, last: &Totals, scale: u64) -> Totals {
         let d = |now: u64, before: u64| now.saturating_sub(before);
         let mut d_retr = d(ev.retransmits, last.retransmits);
         if matches!(ev.kind, ConnEventKind::Retransmit) && d_retr == 0 {
@@ -198,36 +241,31 @@ impl TcpSignals {
         let (d_sent, d_recv) =
             (d(ev.bytes_sent, last.bytes_sent), d(ev.bytes_received, last.bytes_received));
         let (d_in, d_out) = (d(ev.segs_in, last.segs_in), d(ev.segs_out, last.segs_out));
-        let need_labels = d_retr > 0 || d_sent > 0 || d_recv > 0 || ev.srtt_us > 0;
-        let fl = if need_labels { flow_labels(ev) } else { Vec::new() };
         if d_retr > 0 {
-            self.m.retransmits_total.add(vec![], d_retr * scale);
-            self.m.retransmits.add(fl.clone(), d_retr);
+            m.retransmits_total.add(d_retr * scale);
+            flow.retransmits.add(d_retr);
         }
         if d_in > 0 {
-            self.m.segments_total.add(vec![("direction", "in".into())], d_in * scale);
+            m.segments_in.add(d_in * scale);
         }
         if d_out > 0 {
-            self.m.segments_total.add(vec![("direction", "out".into())], d_out * scale);
+            m.segments_out.add(d_out * scale);
         }
         if d_sent > 0 {
-            self.m.bytes_sent.add(fl.clone(), d_sent);
+            flow.bytes_sent.add(d_sent);
         }
         if d_recv > 0 {
-            self.m.bytes_received.add(fl.clone(), d_recv);
+            flow.bytes_received.add(d_recv);
         }
         if ev.srtt_us > 0 {
-            self.m.rtt_us.set(fl, ev.srtt_us as i64);
+            flow.rtt_us.set(ev.srtt_us as i64);
         }
-        if let Some(c) = self.conns.get_mut(&ev.conn_id) {
-            c.totals = Totals {
-                bytes_sent: ev.bytes_sent.max(last.bytes_sent),
-                bytes_received: ev.bytes_received.max(last.bytes_received),
-                segs_in: ev.segs_in.max(last.segs_in),
-                segs_out: ev.segs_out.max(last.segs_out),
-                retransmits: last.retransmits + d_retr,
-            };
-            c.last_ts = ev.ts_ns;
+        Totals {
+            bytes_sent: ev.bytes_sent.max(last.bytes_sent),
+            bytes_received: ev.bytes_received.max(last.bytes_received),
+            segs_in: ev.segs_in.max(last.segs_in),
+            segs_out: ev.segs_out.max(last.segs_out),
+            retransmits: last.retransmits + d_retr,
         }
     }
 
@@ -236,15 +274,15 @@ impl TcpSignals {
         let scale = ev.sample_rate.max(1) as u64;
         match &ev.kind {
             ConnEventKind::Open => {
-                self.set_state(ev.conn_id, ev.ts_ns, "opening", None);
-                self.m.opened.add(vec![("role", role_str(ev.role).into())], scale);
+                self.set_state(ev.conn_id, ev.ts_ns, OPENING, None);
+                self.m.opened(ev.role).add(scale);
             }
             ConnEventKind::Established => {
                 let known = self.conns.contains_key(&ev.conn_id);
-                self.set_state(ev.conn_id, ev.ts_ns, "established", None);
+                self.set_state(ev.conn_id, ev.ts_ns, ESTABLISHED, None);
                 if !known {
                     // Accepted connections may report Established without a prior Open.
-                    self.m.opened.add(vec![("role", role_str(ev.role).into())], scale);
+                    self.m.opened(ev.role).add(scale);
                 }
                 self.account(ev);
             }
@@ -256,17 +294,17 @@ impl TcpSignals {
                     segs_out: ev.segs_out,
                     retransmits: ev.retransmits,
                 };
-                self.set_state(ev.conn_id, ev.ts_ns, "established", Some(base));
+                self.set_state(ev.conn_id, ev.ts_ns, ESTABLISHED, Some(base));
             }
             ConnEventKind::Stats | ConnEventKind::Retransmit => {
                 if !self.conns.contains_key(&ev.conn_id) {
                     // Seen first mid-life (agent restarted, table evicted): track from here.
-                    self.set_state(ev.conn_id, ev.ts_ns, "established", None);
+                    self.set_state(ev.conn_id, ev.ts_ns, ESTABLISHED, None);
                 }
                 self.account(ev);
             }
             ConnEventKind::Error { error } => {
-                self.m.errors.add(vec![("error_type", error.as_str().into())], scale);
+                self.m.error(*error).add(scale);
                 self.account(ev);
                 if matches!(error, ConnError::Refused | ConnError::Timeout) {
                     self.finish(ev);
@@ -278,13 +316,11 @@ impl TcpSignals {
                 }
                 self.finish(ev);
                 let (c, s) = orient(ev);
-                let l: Labels = vec![
-                    ("src", c.ip().to_string()),
-                    ("dst", s.ip().to_string()),
-                    ("port", s.port().to_string()),
-                ];
-                self.m.conn_bytes_sent.add(l.clone(), ev.bytes_sent);
-                self.m.conn_bytes_received.add(l, ev.bytes_received);
+                let (src, dst, port) =
+                    (c.ip().to_string(), s.ip().to_string(), Num::new(s.port().into()));
+                let v = [src.as_str(), dst.as_str(), port.as_str()];
+                self.m.conn_bytes_sent.add(&v, ev.bytes_sent);
+                self.m.conn_bytes_received.add(&v, ev.bytes_received);
             }
         }
         self.opts.emit_events.then(|| Signal::Event(event_record(ev)))
@@ -292,7 +328,7 @@ impl TcpSignals {
 
     fn finish(&mut self, ev: &ConnEvent) {
         if let Some(c) = self.conns.remove(&ev.conn_id) {
-            self.m.closed.add(vec![], ev.sample_rate.max(1) as u64);
+            self.m.closed.add(ev.sample_rate.max(1) as u64);
             self.move_state(Some(c.state), None);
         }
     }
