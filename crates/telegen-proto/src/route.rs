@@ -11,6 +11,10 @@ pub const ID: &str = "{id}";
 /// Strips scheme and authority (absolute-form targets), query and fragment.
 pub fn path_of(target: &str) -> &str {
     let t = target.split(['?', '#']).next().unwrap_or("");
+    if t.starts_with('/') {
+        // Origin form, by far the most common.
+        return t;
+    }
     match t.find("://") {
         Some(i) => {
             let rest = &t[i + 3..];

@@ -180,19 +180,25 @@ pub async fn run_until(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            ev = async { match conn_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
-                match ev {
-                    Some(ev) => {
-                        if let Some(sig) = tcp_signals.on_event(&ev) {
-                            fanout.send(&sig);
+            evs = async { match conn_rx.as_mut() { Some(rx) => rx.recv_batch().await, None => std::future::pending().await } } => {
+                match evs {
+                    Some(evs) => {
+                        for ev in &evs {
+                            if let Some(sig) = tcp_signals.on_event(ev) {
+                                fanout.send(&sig);
+                            }
                         }
                     }
                     None => { tracing::error!("TCP capture stopped"); conn_rx = None; }
                 }
             }
-            ev = async { match payload_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
-                match ev {
-                    Some(ev) => l7.on_event(ev, &mut |sig| fanout.send(&sig)),
+            evs = async { match payload_rx.as_mut() { Some(rx) => rx.recv_batch().await, None => std::future::pending().await } } => {
+                match evs {
+                    Some(evs) => {
+                        for ev in evs {
+                            l7.on_event(ev, &mut |sig| fanout.send(&sig));
+                        }
+                    }
                     None => { tracing::error!("payload capture stopped"); payload_rx = None; }
                 }
             }

@@ -25,3 +25,9 @@ pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// A hash map with a fast, randomly seeded hasher (foldhash): for the per-event lookups
+/// (connection ids, flows, label sets), where SipHash showed up in profiles. The random
+/// seed keeps keys that come off the network (addresses, paths) from being chosen to
+/// collide.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

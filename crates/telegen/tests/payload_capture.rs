@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::netns::{require_root, NetnsPair, Side};
 use telegen::capture::payload::{PayloadCapture, PayloadCaptureOptions};
 use telegen::stream::{Direction, Observer, Payload, StreamEvent, Transport};
-use tokio::sync::mpsc::Receiver;
+use telegen::capture::channel::EventRx as Receiver;
 
 const WAIT: Duration = Duration::from_secs(10);
 

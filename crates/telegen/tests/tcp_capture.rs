@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use telegen::capture::{
     ConnError, ConnEvent, ConnEventKind, ConnRole, TcpCapture, TcpCaptureOptions,
 };
-use tokio::sync::mpsc::Receiver;
+use telegen::capture::channel::EventRx as Receiver;
 use tokio::sync::Mutex;
 
 /// One capture at a time (a tokio mutex: the guard lives across awaits; each test has

@@ -58,7 +58,7 @@ impl ProcessInfo {
         self.exe
             .as_deref()
             .and_then(|p| p.rsplit('/').next())
-            .map(|n| n.trim_end_matches(" (deleted)"))
+            .map(|n| n.strip_suffix(" (deleted)").unwrap_or(n))
             .filter(|n| !n.is_empty())
             .unwrap_or(&self.comm)
     }

@@ -11,9 +11,11 @@
 //! - [`process`]: process attribution helpers (bounded cache, socket inode -> pid).
 //! - [`programs`]: a running capture's object, counters and reader task (both captures).
 //! - [`ringbuf`]: the ring-buffer reader loop (both captures).
+//! - [`channel`]: the bounded, batched event channel from a reader task to its consumer.
 //! - [`payload`]: [`payload::PayloadCapture`], socket payload capture (public API).
 
 pub mod abi;
+pub mod channel;
 pub mod event;
 pub mod existing;
 pub mod loader;

@@ -28,12 +28,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, RingBuf};
-use tokio::sync::mpsc;
 use tracing::debug;
 
 use self::abi::{cnt, RawPayloadEvent};
 use self::decode::{DecodeCounters, Decoder, DecoderConfig};
 use self::kernel::KernelSettings;
+use super::channel::{self, EventRx, EventTx};
 use super::loader::{self, HookReport, LoadError};
 use super::programs::{self, take_map, Running};
 use super::ringbuf::{self, Drain, Ring};
@@ -208,7 +208,7 @@ impl PayloadCapture {
     /// tokio runtime). Events arrive on the returned bounded channel.
     pub fn start(
         opts: PayloadCaptureOptions,
-    ) -> Result<(PayloadCapture, mpsc::Receiver<StreamEvent>), PayloadError> {
+    ) -> Result<(PayloadCapture, EventRx<StreamEvent>), PayloadError> {
         let rt = tokio::runtime::Handle::try_current().map_err(|_| PayloadError::NoRuntime)?;
         if opts.max_payload_bytes > abi::MAX_COPY {
             return Err(PayloadError::PayloadTooLarge(opts.max_payload_bytes));
@@ -249,7 +249,7 @@ impl PayloadCapture {
         let counters = take_map(&mut progs.ebpf, "tg_pl_counters")?;
         let ring = ringbuf::register(&rt, ring).map_err(PayloadError::Ring)?;
 
-        let (tx, rx) = mpsc::channel(opts.channel_capacity.max(1));
+        let (tx, rx) = channel::channel(opts.channel_capacity);
         let user = Arc::new(UserCounters::default());
         let decoder = Decoder::new(
             DecoderConfig {
@@ -327,7 +327,8 @@ const CLOCK_REFRESH: Duration = Duration::from_secs(10);
 struct Reader {
     decoder: Decoder,
     user: Arc<UserCounters>,
-    tx: mpsc::Sender<StreamEvent>,
+    tx: EventTx<StreamEvent>,
+    /// Events of the current drain, sent as one batch.
     out: Vec<StreamEvent>,
     /// When the clock offset was last refreshed.
     clock: Instant,
@@ -336,6 +337,20 @@ struct Reader {
 impl Reader {
     async fn run(mut self, ring: Ring, poll: Duration) {
         ringbuf::read(&mut self, ring, poll).await;
+    }
+}
+
+impl Reader {
+    fn flush(&mut self) {
+        let n = self.out.len() as u64;
+        if n == 0 {
+            return;
+        }
+        let lost = self.tx.send_batch(std::mem::take(&mut self.out)) as u64;
+        self.user.events.fetch_add(n - lost, Ordering::Relaxed);
+        if lost > 0 {
+            self.user.dropped.fetch_add(lost, Ordering::Relaxed);
+        }
     }
 }
 
@@ -363,17 +378,11 @@ impl Drain for Reader {
                 }
             }
             drop(item);
-            for ev in self.out.drain(..) {
-                match self.tx.try_send(ev) {
-                    Ok(()) => {
-                        self.user.events.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(_) => {
-                        self.user.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+            if self.out.len() >= channel::MAX_BATCH {
+                self.flush();
             }
         }
+        self.flush();
         if n > 0 {
             self.user.records.fetch_add(n, Ordering::Relaxed);
             *self.user.decoder.lock().unwrap_or_else(|p| p.into_inner()) =

@@ -8,33 +8,41 @@ use std::sync::Arc;
 
 use super::event::ProcessInfo;
 
+/// Bytes of a kernel task name.
+const COMM: usize = 16;
+
 /// Bounded cache of process facts. When full it is emptied (cheap, and the working set
 /// refills it); the number of such resets is kept for statistics.
 #[derive(Debug)]
 pub struct ProcessCache {
     cap: usize,
-    map: HashMap<(u32, String), Arc<ProcessInfo>>,
+    map: crate::util::FastMap<(u32, [u8; COMM]), Arc<ProcessInfo>>,
     pub resets: u64,
 }
 
 impl ProcessCache {
     pub fn new(cap: usize) -> Self {
-        ProcessCache { cap: cap.max(1), map: HashMap::new(), resets: 0 }
+        ProcessCache { cap: cap.max(1), map: Default::default(), resets: 0 }
     }
 
-    /// The process `pid` (thread name `comm`); None for pid 0 (unknown owner).
-    pub fn get(&mut self, pid: u32, comm: &str) -> Option<Arc<ProcessInfo>> {
+    /// The process `pid` (thread name `comm`, raw bytes as the kernel reports them, NUL
+    /// padded or not); None for pid 0 (unknown owner). A hit allocates nothing.
+    pub fn get(&mut self, pid: u32, comm: &[u8]) -> Option<Arc<ProcessInfo>> {
         if pid == 0 {
             return None;
         }
-        let key = (pid, comm.to_string());
+        let comm = &comm[..comm.iter().position(|&b| b == 0).unwrap_or(comm.len()).min(COMM)];
+        let mut raw = [0u8; COMM];
+        raw[..comm.len()].copy_from_slice(comm);
+        let key = (pid, raw);
         if let Some(p) = self.map.get(&key) {
             return Some(p.clone());
         }
+        let comm = String::from_utf8_lossy(comm);
         let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
             .ok()
             .map(|p| p.to_string_lossy().into_owned());
-        let info = Arc::new(ProcessInfo { pid, comm: comm.to_string(), exe });
+        let info = Arc::new(ProcessInfo { pid, comm: comm.into_owned(), exe });
         if self.map.len() >= self.cap {
             self.map.clear();
             self.resets += 1;
@@ -97,13 +105,15 @@ mod tests {
     #[test]
     fn cache_is_bounded_and_knows_self() {
         let mut c = ProcessCache::new(2);
-        assert!(c.get(0, "x").is_none());
+        assert!(c.get(0, b"x").is_none());
         let me = std::process::id();
-        let p = c.get(me, "a").unwrap();
+        let p = c.get(me, b"a\0\0\0").unwrap();
         assert_eq!(p.pid, me);
+        assert_eq!(p.comm, "a");
+        assert!(Arc::ptr_eq(&p, &c.get(me, b"a").unwrap()), "NUL padding is not part of the name");
         assert!(p.exe.as_deref().unwrap_or("").len() > 1, "own exe is readable");
-        c.get(me, "b");
-        c.get(me, "c");
+        c.get(me, b"b");
+        c.get(me, b"c");
         assert!(c.len() <= 2);
         assert_eq!(c.resets, 1);
     }

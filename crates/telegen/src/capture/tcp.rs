@@ -11,17 +11,17 @@
 //! Lifetime: nothing is pinned; dropping [`TcpCapture`] (or [`TcpCapture::shutdown`])
 //! closes every program, link and map, and so does the process dying.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use aya::maps::{MapData, RingBuf};
-use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::abi::{self, cnt, RawConnEvent};
+use super::channel::{self, EventRx, EventTx};
 use super::event::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
 use super::loader::{self, HookReport, HookStatus, LoadError, LoadSettings};
 use super::process::{proc_comm, socket_owners, ProcessCache};
@@ -149,7 +149,7 @@ impl TcpCapture {
     /// Loads and attaches the kernel programs and starts the reader task.
     pub fn start(
         opts: TcpCaptureOptions,
-    ) -> Result<(TcpCapture, mpsc::Receiver<ConnEvent>), CaptureError> {
+    ) -> Result<(TcpCapture, EventRx<ConnEvent>), CaptureError> {
         let rt = tokio::runtime::Handle::try_current().map_err(|_| CaptureError::NoRuntime)?;
         let lists =
             [("include_ports", &opts.include_ports[..]), ("exclude_ports", &opts.exclude_ports)];
@@ -216,12 +216,13 @@ impl TcpCapture {
         let counters = take_map(&mut progs.ebpf, "tg_counters")?;
         let ring = ringbuf::register(&rt, ring).map_err(CaptureError::Ring)?;
 
-        let (tx, rx) = mpsc::channel(opts.channel_capacity.max(1));
+        let (tx, rx) = channel::channel(opts.channel_capacity);
         let user = Arc::new(UserCounters::default());
         let reader = Reader {
+            batch: Vec::new(),
             offset: crate::util::mono_to_unix_offset_ns(),
             cache: ProcessCache::new(opts.process_cache_size),
-            owners: HashMap::new(),
+            owners: Default::default(),
             owners_cap: opts.max_connections as usize,
             sample_rate: opts.sample_rate.max(1),
             user: user.clone(),
@@ -275,11 +276,13 @@ struct Reader {
     offset: i128,
     cache: ProcessCache,
     /// Owners found in user space for connections the kernel has no pid for.
-    owners: HashMap<u64, Arc<ProcessInfo>>,
+    owners: crate::util::FastMap<u64, Arc<ProcessInfo>>,
     owners_cap: usize,
     sample_rate: u32,
     user: Arc<UserCounters>,
-    tx: mpsc::Sender<ConnEvent>,
+    tx: EventTx<ConnEvent>,
+    /// Events of the current drain, sent as one batch.
+    batch: Vec<ConnEvent>,
 }
 
 impl Reader {
@@ -291,22 +294,27 @@ impl Reader {
     async fn report_existing(&mut self, recs: Vec<RawConnEvent>) {
         let inodes: HashSet<u64> = recs.iter().map(|r| r.sock_ino).filter(|&i| i != 0).collect();
         let owners = socket_owners(&inodes);
+        let mut batch = Vec::new();
         for r in recs {
             if let Some(&pid) = owners.get(&r.sock_ino) {
                 self.remember_owner(r.conn_id, pid);
             }
             if let Some(ev) = self.decode(&r) {
                 self.user.existing.fetch_add(1, Ordering::Relaxed);
-                if self.tx.send(ev).await.is_err() {
-                    return;
+                batch.push(ev);
+                if batch.len() == channel::MAX_BATCH {
+                    if self.tx.send_all(std::mem::take(&mut batch)).await.is_err() {
+                        return;
+                    }
                 }
             }
         }
+        let _ = self.tx.send_all(batch).await;
     }
 
     fn remember_owner(&mut self, conn_id: u64, pid: u32) {
         let comm = proc_comm(pid);
-        if let Some(p) = self.cache.get(pid, &comm) {
+        if let Some(p) = self.cache.get(pid, comm.as_bytes()) {
             if self.owners.len() >= self.owners_cap {
                 self.owners.clear();
             }
@@ -327,7 +335,7 @@ impl Reader {
         };
         let (local, remote) = decode_addrs(r)?;
         let process = if r.pid != 0 {
-            self.cache.get(r.pid, &r.comm_str())
+            self.cache.get(r.pid, &r.comm)
         } else {
             self.owners.get(&r.conn_id).cloned()
         };
@@ -355,6 +363,15 @@ impl Reader {
     }
 }
 
+impl Reader {
+    fn flush(&mut self) {
+        let lost = self.tx.send_batch(std::mem::take(&mut self.batch));
+        if lost > 0 {
+            self.user.dropped.fetch_add(lost as u64, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Drain for Reader {
     fn drain(&mut self, ring: &mut RingBuf<MapData>) {
         while let Some(item) = ring.next() {
@@ -378,10 +395,12 @@ impl Drain for Reader {
             if raw.kind == abi::ev::CLOSE {
                 self.owners.remove(&raw.conn_id);
             }
-            if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(ev) {
-                self.user.dropped.fetch_add(1, Ordering::Relaxed);
+            self.batch.push(ev);
+            if self.batch.len() == channel::MAX_BATCH {
+                self.flush();
             }
         }
+        self.flush();
     }
 
     fn keep_going(&mut self) -> bool {

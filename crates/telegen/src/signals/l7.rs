@@ -9,6 +9,7 @@ use super::record::{new_ids, Attributes, Event, Severity, Signal, Span, SpanKind
 use crate::export::telemetry::SelfTelemetry;
 use crate::stream::{ConnKey, Observer, Payload, StreamEvent};
 use globset::GlobSet;
+use crate::util::FastMap;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use telegen_proto::record::{DnsRecord, HttpRecord, Record};
@@ -132,7 +133,7 @@ pub struct L7Signals {
     opts: L7Options,
     m: L7Metrics,
     telemetry: SelfTelemetry,
-    conns: HashMap<u64, Conn>,
+    conns: FastMap<u64, Conn>,
     domains: HashSet<String>,
     records: Vec<Record>,
     /// Names learnt from DNS answers (shared with later stages).
@@ -148,7 +149,7 @@ impl L7Signals {
             opts,
             m,
             telemetry,
-            conns: HashMap::new(),
+            conns: FastMap::default(),
             domains: HashSet::new(),
             records: Vec::new(),
             dns_names: super::dns_names::DnsNames::new(DNS_NAMES_MAX_IPS),
@@ -250,7 +251,9 @@ impl L7Signals {
             Protocol::Unknown | Protocol::Unrecognised => "unknown",
         };
         let (key, observer, process) = (c.key, c.observer, c.process.clone());
-        self.account(&st, proto);
+        if st != ParseStats::default() {
+            self.account(&st, proto);
+        }
         if self.records.is_empty() {
             return;
         }

@@ -32,7 +32,7 @@ pub type Labels = Vec<(&'static str, String)>;
 pub const OVERFLOW_VALUE: &str = "_other";
 
 type IGauge = PGauge<i64, AtomicI64>;
-type Hasher = foldhash::fast::FixedState;
+type Hasher = foldhash::fast::RandomState;
 
 /// Names of one metric in both worlds.
 #[derive(Debug, Clone, Copy)]
@@ -70,10 +70,10 @@ impl<H> SeriesCache<H> {
         SeriesCache {
             names,
             max,
-            hasher: Hasher::with_seed(0x7e1e_6e17),
+            hasher: Hasher::default(),
             overflow_count,
             inner: Mutex::new(CacheInner {
-                map: HashMap::with_hasher(Hasher::with_seed(1)),
+                map: HashMap::default(),
                 len: 0,
                 overflow: None,
             }),

@@ -15,8 +15,9 @@ use super::metrics::{
 use super::record::{Attributes, Event, Severity, Signal};
 use crate::capture::{ConnError, ConnEvent, ConnEventKind, ConnRole};
 use prometheus_client::metrics::counter::Counter;
-use std::collections::HashMap;
+use crate::util::FastMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Connection states reported by `telegen_tcp_connections{state}`.
 const STATES: [&str; 2] = ["opening", "established"];
@@ -81,7 +82,7 @@ impl TcpMetrics {
         &self.errors_by_type[ERROR_TYPES.iter().position(|x| *x == e).unwrap_or(3)]
     }
 
-    /// The per-flow series of a connection, resolved once per connection.
+    /// The per-flow series of a connection's (client, server, port).
     fn flow(&self, ev: &ConnEvent) -> FlowSeries {
         let (c, s) = orient(ev);
         let (src, dst, port) = (c.ip().to_string(), s.ip().to_string(), Num::new(s.port().into()));
@@ -91,17 +92,28 @@ impl TcpMetrics {
             retransmits: self.retransmits.series(&v),
             bytes_sent: self.bytes_sent.series(&v),
             bytes_received: self.bytes_received.series(&v),
+            conn_bytes_sent: self.conn_bytes_sent.series(&v),
+            conn_bytes_received: self.conn_bytes_received.series(&v),
         }
     }
 }
 
-/// Handles of one connection's per-flow series.
+/// Handles of one flow's series (a flow: client address, server address, server port).
 struct FlowSeries {
     rtt_us: GaugeSeries,
     retransmits: CounterSeries,
     bytes_sent: CounterSeries,
     bytes_received: CounterSeries,
+    conn_bytes_sent: CounterSeries,
+    conn_bytes_received: CounterSeries,
 }
+
+type FlowKey = (std::net::IpAddr, std::net::IpAddr, u16);
+
+/// Flows whose series handles are kept, by binary address (no formatting on a hit).
+/// Bounded: emptied when full (the metric families keep their series; handles are
+/// resolved again).
+const FLOW_CACHE_MAX: usize = 4096;
 
 #[derive(Debug, Clone, Default)]
 struct Totals {
@@ -117,7 +129,7 @@ struct ConnState {
     state: usize,
     totals: Totals,
     last_ts: u64,
-    flow: Option<FlowSeries>,
+    flow: Option<Arc<FlowSeries>>,
 }
 
 /// Options for the TCP signal stage.
@@ -129,7 +141,8 @@ pub struct TcpSignalOptions {
 
 pub struct TcpSignals {
     m: TcpMetrics,
-    conns: HashMap<u64, ConnState, foldhash::fast::FixedState>,
+    conns: FastMap<u64, ConnState>,
+    flows: FastMap<FlowKey, Arc<FlowSeries>>,
     by_state: [i64; STATES.len()],
     opts: TcpSignalOptions,
 }
@@ -161,7 +174,8 @@ impl TcpSignals {
     pub fn new(m: TcpMetrics, opts: TcpSignalOptions) -> Self {
         let s = TcpSignals {
             m,
-            conns: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(3)),
+            conns: FastMap::default(),
+            flows: FastMap::default(),
             by_state: [0; STATES.len()],
             opts,
         };
@@ -216,18 +230,41 @@ impl TcpSignals {
         }
     }
 
+    /// The series handles of `ev`'s flow (cached per connection and per flow).
+    fn flow(&mut self, ev: &ConnEvent) -> Arc<FlowSeries> {
+        if let Some(f) = self.conns.get(&ev.conn_id).and_then(|c| c.flow.clone()) {
+            return f;
+        }
+        let (c, s) = orient(ev);
+        let key = (c.ip(), s.ip(), s.port());
+        let f = match self.flows.get(&key) {
+            Some(f) => f.clone(),
+            None => {
+                if self.flows.len() >= FLOW_CACHE_MAX {
+                    self.flows.clear();
+                }
+                let f = Arc::new(self.m.flow(ev));
+                self.flows.insert(key, f.clone());
+                f
+            }
+        };
+        if let Some(c) = self.conns.get_mut(&ev.conn_id) {
+            c.flow = Some(f.clone());
+        }
+        f
+    }
+
     /// Adds the counter deltas of `ev` against the last totals seen for its connection.
     fn account(&mut self, ev: &ConnEvent) {
         let scale = ev.sample_rate.max(1) as u64;
+        let flow = self.flow(ev);
         let m = &self.m;
         let Some(c) = self.conns.get_mut(&ev.conn_id) else {
             // Not tracked (refused before any state): totals are lifetime values.
-            let flow = m.flow(ev);
             Self::apply(m, &flow, ev, &Totals::default(), scale);
             return;
         };
-        let flow = c.flow.get_or_insert_with(|| m.flow(ev));
-        c.totals = Self::apply(m, flow, ev, &c.totals, scale);
+        c.totals = Self::apply(m, &flow, ev, &c.totals, scale);
         c.last_ts = ev.ts_ns;
     }
 
@@ -314,13 +351,10 @@ impl TcpSignals {
                 if self.conns.contains_key(&ev.conn_id) {
                     self.account(ev);
                 }
+                let flow = self.flow(ev);
+                flow.conn_bytes_sent.add(ev.bytes_sent);
+                flow.conn_bytes_received.add(ev.bytes_received);
                 self.finish(ev);
-                let (c, s) = orient(ev);
-                let (src, dst, port) =
-                    (c.ip().to_string(), s.ip().to_string(), Num::new(s.port().into()));
-                let v = [src.as_str(), dst.as_str(), port.as_str()];
-                self.m.conn_bytes_sent.add(&v, ev.bytes_sent);
-                self.m.conn_bytes_received.add(&v, ev.bytes_received);
             }
         }
         self.opts.emit_events.then(|| Signal::Event(event_record(ev)))

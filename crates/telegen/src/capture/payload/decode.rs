@@ -16,7 +16,7 @@
 //! Every bound (sockets tracked, flows per socket, process cache) is configurable and
 //! every eviction is counted.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -74,7 +74,7 @@ struct SockState {
 pub struct Decoder {
     cfg: DecoderConfig,
     offset_ns: i128,
-    sockets: HashMap<u64, SockState>,
+    sockets: crate::util::FastMap<u64, SockState>,
     processes: ProcessCache,
     tick: u64,
     pub counters: DecodeCounters,
@@ -109,7 +109,7 @@ impl Decoder {
         Decoder {
             cfg,
             offset_ns,
-            sockets: HashMap::new(),
+            sockets: Default::default(),
             processes,
             tick: 0,
             counters: DecodeCounters::default(),
@@ -236,7 +236,7 @@ impl Decoder {
         let dir =
             if egress == client { Direction::ClientToServer } else { Direction::ServerToClient };
         let ts_ns = self.unix(if egress { h.enter_ns } else { h.exit_ns });
-        let process = self.processes.get(h.pid, &h.comm_str());
+        let process = self.processes.get(h.pid, &h.comm);
         let unconnected = h.flags & abi::flag::UNCONNECTED != 0;
         let conn_id = if unconnected { flow_id(h.conn_id, &remote) } else { h.conn_id };
         let max_flows = self.cfg.max_flows_per_socket;
