@@ -102,7 +102,7 @@ pub fn replay_with(
     summary.tcp_flows = st.flows.tcp_flows;
     summary.udp_flows = st.flows.udp_flows;
     summary.malformed_packets = st.malformed_packets + st.truncated_packets;
-    summary.records = l7.records_by_protocol.iter().map(|(k, v)| (*k, *v)).collect();
+    summary.records = l7.records_by_protocol().into_iter().collect();
     summary.parse = l7.stats.clone();
     summary.gaps = gaps;
     summary.stream = st;

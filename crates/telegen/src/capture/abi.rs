@@ -47,8 +47,13 @@ pub fn read_record<T: aya::Pod>(buf: &[u8]) -> Option<T> {
 /// A `char comm[TG_COMM_LEN]` field up to its NUL.
 /// A `char comm[TG_COMM_LEN]` field up to its NUL.
 pub fn comm_to_string(comm: &[u8; COMM_LEN]) -> String {
+    String::from_utf8_lossy(comm_bytes(comm)).into_owned()
+}
+
+/// A task name's bytes up to its first NUL.
+pub fn comm_bytes(comm: &[u8; COMM_LEN]) -> &[u8] {
     let end = comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
-    String::from_utf8_lossy(&comm[..end]).into_owned()
+    &comm[..end]
 }
 
 /// A `__u8 addr[TG_ADDR_LEN]` field (network order; IPv4 in the first 4 bytes).

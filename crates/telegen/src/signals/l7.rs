@@ -10,13 +10,19 @@ use crate::export::telemetry::SelfTelemetry;
 use crate::stream::{ConnKey, Observer, Payload, StreamEvent};
 use globset::GlobSet;
 use crate::util::FastMap;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use telegen_proto::record::{DnsRecord, HttpRecord, Record};
 use telegen_proto::route::RouteMatcher;
 use telegen_proto::session::{ConnParser, Protocol};
 use telegen_proto::stats::ParseStats;
 use telegen_proto::{Limits, Transport};
+
+/// Record kinds counted for the summary.
+const RECORD_KINDS: [&str; 2] = ["http", "dns"];
+
+/// Protocol label values of parser counters.
+const PROTOCOLS: [&str; 4] = ["http1", "http2", "dns", "unknown"];
 
 /// Addresses remembered with the names DNS gave them.
 pub const DNS_NAMES_MAX_IPS: usize = 16384;
@@ -138,9 +144,12 @@ pub struct L7Signals {
     records: Vec<Record>,
     /// Names learnt from DNS answers (shared with later stages).
     pub dns_names: super::dns_names::DnsNames,
-    /// Totals of parser counters, for the summary.
+    /// Totals of parser counters, for the summary (published ones; see `expire`).
     pub stats: ParseStats,
-    pub records_by_protocol: HashMap<&'static str, u64>,
+    /// Parser counters not yet published, by [`PROTOCOLS`] index.
+    unpublished: [ParseStats; 4],
+    /// Records mapped, by [`RECORD_KINDS`] index.
+    record_counts: [u64; 2],
 }
 
 impl L7Signals {
@@ -154,7 +163,8 @@ impl L7Signals {
             records: Vec::new(),
             dns_names: super::dns_names::DnsNames::new(DNS_NAMES_MAX_IPS),
             stats: ParseStats::default(),
-            records_by_protocol: HashMap::new(),
+            unpublished: Default::default(),
+            record_counts: [0; 2],
         }
     }
 
@@ -212,6 +222,7 @@ impl L7Signals {
             }
             self.drain(id, emit);
         }
+        self.publish_stats();
     }
 
     /// Closes every connection (end of replay, shutdown).
@@ -225,6 +236,12 @@ impl L7Signals {
             self.drain(id, emit);
             self.conns.remove(&id);
         }
+        self.publish_stats();
+    }
+
+    /// Records mapped so far, by protocol (`http`, `dns`); protocols with none are absent.
+    pub fn records_by_protocol(&self) -> Vec<(&'static str, u64)> {
+        RECORD_KINDS.iter().zip(self.record_counts).filter(|(_, n)| *n > 0).map(|(k, n)| (*k, n)).collect()
     }
 
     pub fn connections(&self) -> usize {
@@ -245,14 +262,15 @@ impl L7Signals {
         let Some(c) = self.conns.get_mut(&id) else { return };
         let st = c.parser.take_stats();
         let proto = match c.parser.protocol() {
-            Protocol::Http1 => "http1",
-            Protocol::Http2 => "http2",
-            Protocol::Dns => "dns",
-            Protocol::Unknown | Protocol::Unrecognised => "unknown",
+            Protocol::Http1 => 0,
+            Protocol::Http2 => 1,
+            Protocol::Dns => 2,
+            Protocol::Unknown | Protocol::Unrecognised => 3,
         };
         let (key, observer, process) = (c.key, c.observer, c.process.clone());
         if st != ParseStats::default() {
-            self.account(&st, proto);
+            // Summed here, published to the telemetry counters once per `expire`.
+            self.unpublished[proto].add(&st);
         }
         if self.records.is_empty() {
             return;
@@ -261,11 +279,11 @@ impl L7Signals {
         for r in recs {
             let sig = match r {
                 Record::Http(h) => {
-                    *self.records_by_protocol.entry("http").or_default() += 1;
+                    self.record_counts[0] += 1;
                     self.http(h, &key, observer, process.as_deref())
                 }
                 Record::Dns(d) => {
-                    *self.records_by_protocol.entry("dns").or_default() += 1;
+                    self.record_counts[1] += 1;
                     // A query is reported by the process that asked it (or the wire in
                     // replay); a local DNS server's view of the same exchange would count
                     // it twice.
@@ -278,6 +296,16 @@ impl L7Signals {
             };
             if let Some(s) = sig {
                 emit(s);
+            }
+        }
+    }
+
+    /// Publishes the parser counters summed since the last call.
+    fn publish_stats(&mut self) {
+        for (i, proto) in PROTOCOLS.iter().enumerate() {
+            let st = std::mem::take(&mut self.unpublished[i]);
+            if st != ParseStats::default() {
+                self.account(&st, proto);
             }
         }
     }

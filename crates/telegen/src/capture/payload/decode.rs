@@ -236,10 +236,17 @@ impl Decoder {
         let dir =
             if egress == client { Direction::ClientToServer } else { Direction::ServerToClient };
         let ts_ns = self.unix(if egress { h.enter_ns } else { h.exit_ns });
-        let process = self.processes.get(h.pid, &h.comm);
         let unconnected = h.flags & abi::flag::UNCONNECTED != 0;
         let conn_id = if unconnected { flow_id(h.conn_id, &remote) } else { h.conn_id };
         let max_flows = self.cfg.max_flows_per_socket;
+        // The socket's last process is almost always this one: no cache lookup then.
+        let known = self.sockets.get(&h.conn_id).and_then(|st| st.process.clone()).filter(|p| {
+            p.pid == h.pid && p.comm.as_bytes() == crate::capture::abi::comm_bytes(&h.comm)
+        });
+        let process = match known {
+            Some(p) => Some(p),
+            None => self.processes.get(h.pid, &h.comm),
+        };
         let st = self.state(h.conn_id);
         st.process = process.clone();
         let mut lead_gap = 0;
