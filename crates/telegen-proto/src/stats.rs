@@ -32,6 +32,9 @@ pub struct ParseStats {
     /// HTTP/2 header blocks that could not be decoded (or were lost): the HPACK
     /// decoder of that direction restarted, fields after the error are unknown.
     pub hpack_resets: u64,
+    /// HTTP/2 header fields that could not be resolved (they index dynamic-table
+    /// entries inserted before the agent joined the connection); skipped, never guessed.
+    pub hpack_fields_unknown: u64,
     /// DNS questions after the first of a message (validated and counted; the record
     /// carries the first question only).
     pub dns_extra_questions: u64,
@@ -55,6 +58,7 @@ impl ParseStats {
         self.bytes_unparsed += o.bytes_unparsed;
         self.upgrades += o.upgrades;
         self.hpack_resets += o.hpack_resets;
+        self.hpack_fields_unknown += o.hpack_fields_unknown;
         self.dns_extra_questions += o.dns_extra_questions;
     }
 }

@@ -111,6 +111,16 @@ pub fn strip<'a>(h: &FrameHeader, p: &'a [u8]) -> Option<&'a [u8]> {
     p.get(start..end)
 }
 
+/// The promised stream id of a PUSH_PROMISE payload (after the padding length).
+pub fn promised_stream(h: &FrameHeader, p: &[u8]) -> Option<u32> {
+    if h.kind != PUSH_PROMISE {
+        return None;
+    }
+    let at = usize::from(h.has(FLAG_PADDED));
+    let b = p.get(at..at + 4)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) & 0x7fff_ffff)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,13 +4,15 @@
 //!
 //! - `frame`: frame header, preface, payload helpers;
 //! - `framer`: one direction's frame stream (bounded buffer, skip, resync);
-//! - `hpack`: header blocks with a never-wrong reset policy;
+//! - `hpack`: header blocks, never wrong, skipping only fields it cannot resolve;
+//! - `hpack_tables`: RFC 7541's static table and Huffman code;
 //! - `grpc`: gRPC message counting.
 
 pub mod frame;
 pub mod framer;
 pub mod grpc;
 pub mod hpack;
+mod hpack_tables;
 
 use frame::{FrameHeader, FLAG_END_HEADERS, FLAG_END_STREAM};
 use framer::{Frame, Framer};
@@ -43,6 +45,8 @@ struct Stream {
 /// A header block being assembled from HEADERS/PUSH_PROMISE + CONTINUATION frames.
 struct Block {
     first: FrameHeader,
+    /// PUSH_PROMISE: the promised stream.
+    promised: Option<u32>,
     ts: u64,
     bytes: Vec<u8>,
 }
@@ -149,10 +153,11 @@ impl Http2Conn {
                     self.lose_hpack(i, stats);
                     return self.headers(dir, ts, h, &Fields::default(), stats, out);
                 };
+                let promised = payload.and_then(|p| frame::promised_stream(&h, p));
                 if h.has(FLAG_END_HEADERS) {
-                    self.block_done(dir, ts, h, frag, stats, out);
+                    self.block_done(dir, ts, h, promised, frag, stats, out);
                 } else {
-                    self.blocks[i] = Some(Block { first: h, ts, bytes: frag.to_vec() });
+                    self.blocks[i] = Some(Block { first: h, promised, ts, bytes: frag.to_vec() });
                 }
             }
             frame::CONTINUATION => {
@@ -168,7 +173,7 @@ impl Http2Conn {
                 }
                 b.bytes.extend_from_slice(p);
                 if h.has(FLAG_END_HEADERS) {
-                    self.block_done(dir, b.ts, b.first, &b.bytes, stats, out);
+                    self.block_done(dir, b.ts, b.first, b.promised, &b.bytes, stats, out);
                 } else {
                     self.blocks[i] = Some(b);
                 }
@@ -200,11 +205,13 @@ impl Http2Conn {
         self.hpack[i].reset();
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn block_done(
         &mut self,
         dir: Direction,
         ts: u64,
         first: FrameHeader,
+        promised: Option<u32>,
         block: &[u8],
         stats: &mut ParseStats,
         out: &mut Vec<Record>,
@@ -214,9 +221,55 @@ impl Http2Conn {
             stats.hpack_resets += 1;
         }
         stats.headers_dropped += f.dropped;
+        stats.hpack_fields_unknown += f.unknown;
         if first.kind == frame::HEADERS {
             self.headers(dir, ts, first, &f, stats, out);
+        } else if let (Direction::ServerToClient, Some(id)) = (dir, promised) {
+            // Server push (RFC 9113 8.4): the promise carries the request the server
+            // answers on the promised stream; it has no body.
+            stats.http_messages += 1;
+            let end_req = FrameHeader { stream: id, flags: FLAG_END_STREAM, ..first };
+            self.open_stream(ts, end_req, &f, stats, out);
         }
+    }
+
+    /// A new request on stream `h.stream` (END_STREAM in `h` when it has no body).
+    fn open_stream(
+        &mut self,
+        ts: u64,
+        h: FrameHeader,
+        f: &Fields,
+        stats: &mut ParseStats,
+        out: &mut Vec<Record>,
+    ) {
+        let end = h.has(FLAG_END_STREAM);
+        if self.streams.len() >= self.limits.max_pending.max(1) {
+            stats.pending_overflow += 1;
+            let s = self.streams.remove(0);
+            Self::emit(s, ts, Some("pending_overflow"), out);
+        }
+        let grpc = f.content_type.as_deref().is_some_and(|c| c.starts_with("application/grpc"));
+        self.streams.push(Stream {
+            id: h.stream,
+            rec: HttpRecord {
+                start_ns: ts,
+                end_ns: ts,
+                method: f.method.clone().unwrap_or_default(),
+                target: f.path.clone().unwrap_or_default(),
+                version: "2".to_owned(),
+                host: f.authority.clone(),
+                request_body_len: end.then_some(0),
+                request_headers: f.captured.clone(),
+                stream_id: Some(h.stream),
+                ..HttpRecord::default()
+            },
+            req_done: end,
+            resp_seen: false,
+            grpc,
+            unknown: !f.complete || f.method.is_none() || f.path.is_none(),
+            body: [0; 2],
+            msgs: Default::default(),
+        });
     }
 
     fn headers(
@@ -239,36 +292,7 @@ impl Http2Conn {
                 s.req_done |= end;
                 s.rec.request_body_len = s.req_done.then_some(s.body[0]);
             }
-            (Direction::ClientToServer, None) => {
-                if self.streams.len() >= self.limits.max_pending.max(1) {
-                    stats.pending_overflow += 1;
-                    let s = self.streams.remove(0);
-                    Self::emit(s, ts, Some("pending_overflow"), out);
-                }
-                let grpc =
-                    f.content_type.as_deref().is_some_and(|c| c.starts_with("application/grpc"));
-                self.streams.push(Stream {
-                    id: h.stream,
-                    rec: HttpRecord {
-                        start_ns: ts,
-                        end_ns: ts,
-                        method: f.method.clone().unwrap_or_default(),
-                        target: f.path.clone().unwrap_or_default(),
-                        version: "2".to_owned(),
-                        host: f.authority.clone(),
-                        request_body_len: end.then_some(0),
-                        request_headers: f.captured.clone(),
-                        stream_id: Some(h.stream),
-                        ..HttpRecord::default()
-                    },
-                    req_done: end,
-                    resp_seen: false,
-                    grpc,
-                    unknown: !f.complete || f.method.is_none() || f.path.is_none(),
-                    body: [0; 2],
-                    msgs: Default::default(),
-                });
-            }
+            (Direction::ClientToServer, None) => self.open_stream(ts, h, f, stats, out),
             (Direction::ServerToClient, None) => stats.unmatched_responses += 1,
             (Direction::ServerToClient, Some(k)) => {
                 let s = &mut self.streams[k];

@@ -325,6 +325,7 @@ impl L7Signals {
         t.parse_error(proto, "unrecognised_connection", st.unrecognised);
         t.parse_error(proto, "bytes_unparsed", st.bytes_unparsed);
         t.parse_error(proto, "hpack_reset", st.hpack_resets);
+        t.parse_error(proto, "hpack_field_unknown", st.hpack_fields_unknown);
         t.parse_error(proto, "extra_questions", st.dns_extra_questions);
         self.stats.add(st);
     }
@@ -358,7 +359,9 @@ impl L7Signals {
         if grpc && !self.opts.grpc_enabled {
             return None;
         }
-        let route = self.route(&h.target);
+        // An empty target is a path the HPACK decoder could not resolve (joined late):
+        // no route is derived from it (it would be a guess).
+        let route = if h.target.is_empty() { String::new() } else { self.route(&h.target) };
         let kind = match observer {
             Observer::Client => SpanKind::Client,
             Observer::Server | Observer::Wire => SpanKind::Server,
@@ -431,7 +434,9 @@ impl L7Signals {
             a.put("url.full", url.clone());
             a.put("url.path", path.to_string());
         }
-        a.put("http.route", route.clone());
+        if !route.is_empty() {
+            a.put("http.route", route.clone());
+        }
         a.put("network.protocol.version", h.version.clone());
         if let Some(s) = status {
             if old {
@@ -469,19 +474,19 @@ impl L7Signals {
         put_conn(&mut a, key, p);
         if grpc {
             a.put("rpc.system", "grpc");
-            a.put("rpc.service", rpc_service.to_string());
-            a.put("rpc.method", rpc_method.to_string());
+            if !rpc_service.is_empty() {
+                a.put("rpc.service", rpc_service.to_string());
+            }
+            if !rpc_method.is_empty() {
+                a.put("rpc.method", rpc_method.to_string());
+            }
             a.put_opt("rpc.grpc.status_code", h.grpc_status);
             a.put_opt("rpc.grpc.request.messages", h.request_messages);
             a.put_opt("rpc.grpc.response.messages", h.response_messages);
         }
         let (trace_id, span_id) = new_ids();
         let span = Span {
-            name: if grpc {
-                format!("{rpc_service}/{rpc_method}")
-            } else {
-                format!("{} {}", h.method, route)
-            },
+            name: span_name(grpc, &h.method, &route, rpc_service, rpc_method),
             kind,
             trace_id,
             span_id,
@@ -562,6 +567,19 @@ impl L7Signals {
             severity,
             attributes: a,
         }))
+    }
+}
+
+/// `package.Service/Method` for gRPC, `GET /route` for HTTP; when the path is unknown,
+/// the method alone (`POST`), or `HTTP` when that is unknown too.
+fn span_name(grpc: bool, method: &str, route: &str, svc: &str, rpc_method: &str) -> String {
+    let method = if method.is_empty() { "HTTP" } else { method };
+    if grpc && !svc.is_empty() {
+        format!("{svc}/{rpc_method}")
+    } else if route.is_empty() {
+        method.to_string()
+    } else {
+        format!("{method} {route}")
     }
 }
 
