@@ -31,3 +31,37 @@ pub fn is_root() -> bool {
 /// seed keeps keys that come off the network (addresses, paths) from being chosen to
 /// collide.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The keys of the `n` entries with the smallest age stamp (least recently used), for
+/// evicting a batch at once: one O(len) pass per `n` evictions instead of a full scan per
+/// eviction, which is what keeps a full table cheap under a connection flood.
+pub fn oldest_keys<'a, K: Copy + 'a, V: 'a>(
+    entries: impl Iterator<Item = (&'a K, &'a V)>,
+    age: impl Fn(&V) -> u64,
+    n: usize,
+) -> Vec<K> {
+    let mut ages: Vec<(u64, K)> = entries.map(|(k, v)| (age(v), *k)).collect();
+    let n = n.min(ages.len());
+    if n == 0 {
+        return Vec::new();
+    }
+    if n < ages.len() {
+        ages.select_nth_unstable_by_key(n - 1, |(a, _)| *a);
+    }
+    ages.truncate(n);
+    ages.into_iter().map(|(_, k)| k).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn oldest_keys_picks_the_least_recent() {
+        let m: std::collections::HashMap<u32, u64> =
+            [(1, 50), (2, 10), (3, 40), (4, 20), (5, 30)].into_iter().collect();
+        let mut got = super::oldest_keys(m.iter(), |v| *v, 2);
+        got.sort();
+        assert_eq!(got, [2, 4]);
+        assert_eq!(super::oldest_keys(m.iter(), |v| *v, 9).len(), 5);
+        assert!(super::oldest_keys(m.iter(), |v| *v, 0).is_empty());
+    }
+}

@@ -35,6 +35,11 @@ impl SelfTelemetry {
             t.dropped.clone(),
         );
         reg.register(
+            "telegen_capture_skipped",
+            "Things deliberately not reported (sampling, filters, unrecognised protocols), by source and reason",
+            t.skipped.clone(),
+        );
+        reg.register(
             "telegen_export_failures",
             "Failed export attempts, by exporter",
             t.export_failures.clone(),
@@ -58,14 +63,13 @@ impl SelfTelemetry {
     }
 
     pub fn drop(&self, source: &'static str, reason: &str, n: u64) {
-        if n > 0 {
-            self.dropped
-                .get_or_create(&vec![
-                    ("source", source.to_string()),
-                    ("reason", reason.to_string()),
-                ])
-                .inc_by(n);
-        }
+        add(&self.dropped, source, reason, n);
+    }
+
+    /// A deliberate decision not to report something (counted in
+    /// `telegen_capture_skipped_total`).
+    pub fn skip(&self, source: &'static str, reason: &str, n: u64) {
+        add(&self.skipped, source, reason, n);
     }
 
     /// Sets a drop counter to a cumulative value read elsewhere (e.g. a kernel map),
@@ -108,6 +112,13 @@ impl SelfTelemetry {
             .get(&vec![("source", source.to_string()), ("reason", reason.to_string())])
             .map(|c| c.get())
             .unwrap_or(0)
+    }
+}
+
+fn add(f: &Family<L, Counter>, source: &'static str, reason: &str, n: u64) {
+    if n > 0 {
+        f.get_or_create(&vec![("source", source.to_string()), ("reason", reason.to_string())])
+            .inc_by(n);
     }
 }
 

@@ -252,10 +252,13 @@ impl L7Signals {
         if self.conns.len() < self.opts.max_connections {
             return;
         }
-        if let Some((&old, _)) = self.conns.iter().min_by_key(|(_, c)| c.last_ns) {
-            self.conns.remove(&old);
-            self.telemetry.drop("l7", "connection_table_full", 1);
+        // The least recently used sixteenth at once: one scan per batch.
+        let n = (self.conns.len() / 16).max(1);
+        let old = crate::util::oldest_keys(self.conns.iter(), |c| c.last_ns, n);
+        for k in &old {
+            self.conns.remove(k);
         }
+        self.telemetry.drop("l7", "connection_table_full", old.len() as u64);
     }
 
     fn drain(&mut self, id: u64, emit: &mut dyn FnMut(Signal)) {
@@ -521,6 +524,13 @@ impl L7Signals {
         if !self.opts.dns_enabled {
             return None;
         }
+        if d.response_code == "TIMEOUT" && key.server.ip().is_multicast() {
+            // A multicast query (mDNS on 224.0.0.251 / ff02::fb) is answered, if at all,
+            // by other hosts to the group, not as a reply to this socket: no answer seen is
+            // not a timeout. Counted, not reported.
+            self.telemetry.skip("dns", "multicast_unanswered", 1);
+            return None;
+        }
         self.dns_names.learn(&d);
         let domain = self.domain_label(&d.question_name);
         let latency_ms = d.response_ns.map(|r| r.saturating_sub(d.query_ns) as f64 / 1e6);
@@ -636,5 +646,65 @@ impl L7Options {
             default_service: eff.service_name.clone(),
             ..L7Options::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::Direction;
+    use prometheus_client::registry::Registry;
+
+    fn query(id: u16, name: &str) -> Vec<u8> {
+        let mut q = id.to_be_bytes().to_vec();
+        q.extend([1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        for l in name.split('.') {
+            q.push(l.len() as u8);
+            q.extend(l.as_bytes());
+        }
+        q.extend([0, 0, 1, 0, 1]);
+        q
+    }
+
+    #[test]
+    fn unanswered_multicast_queries_are_skipped_unicast_ones_time_out() {
+        let mut reg = Registry::default();
+        let telemetry = SelfTelemetry::register(&mut reg);
+        let mut b = MetricsBuilder::new(&mut reg, None, 100);
+        let m = L7Metrics::new(&mut b);
+        let mut l7 = L7Signals::new(L7Options::default(), m, telemetry.clone());
+        let mut out = Vec::new();
+        for (id, server) in [(1u64, "224.0.0.251:5353"), (2, "127.0.0.53:53")] {
+            let ev = StreamEvent {
+                conn_id: id,
+                key: ConnKey {
+                    client: "10.0.0.1:40000".parse().unwrap(),
+                    server: server.parse().unwrap(),
+                    transport: Transport::Udp,
+                    netns: 0,
+                },
+                dir: Direction::ClientToServer,
+                ts_ns: 1_000,
+                payload: Payload::Data(query(id as u16, "printer.local")),
+                process: None,
+                observer: Observer::Client,
+            };
+            l7.on_event(ev, &mut |s| out.push(s));
+        }
+        l7.expire(60_000_000_000, &mut |s| out.push(s));
+        let timeouts: Vec<_> = out
+            .iter()
+            .filter_map(|s| match s {
+                Signal::Event(e) => e.attributes.get_str("net.peer.ip").map(str::to_string),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(timeouts, ["127.0.0.53"], "only the unicast query is a TIMEOUT");
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
+        assert!(
+            text.contains(r#"telegen_capture_skipped_total{source="dns",reason="multicast_unanswered"} 1"#),
+            "{text}"
+        );
     }
 }

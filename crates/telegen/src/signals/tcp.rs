@@ -193,9 +193,10 @@ impl TcpSignals {
 
     fn set_state(&mut self, id: u64, ts: u64, state: usize, baseline: Option<Totals>) {
         if !self.conns.contains_key(&id) && self.conns.len() >= self.opts.max_connections {
-            // Evict the least recently updated connection; counted. (A linear scan, only
-            // when the table is full.)
-            if let Some((&old, _)) = self.conns.iter().min_by_key(|(_, c)| c.last_ts) {
+            // Evict the least recently updated sixteenth of the table at once (one scan per
+            // batch, not per new connection); each eviction counted.
+            let n = (self.conns.len() / 16).max(1);
+            for old in crate::util::oldest_keys(self.conns.iter(), |c| c.last_ts, n) {
                 if let Some(c) = self.conns.remove(&old) {
                     self.move_state(Some(c.state), None);
                 }

@@ -173,13 +173,10 @@ impl Decoder {
         st
     }
 
-    /// Drops the least recently used eighth of the sockets (amortised O(log n)).
+    /// Drops the least recently used eighth of the sockets (amortised O(1)).
     fn evict(&mut self) {
         let n = (self.sockets.len() / 8).max(1);
-        let mut ages: Vec<(u64, u64)> =
-            self.sockets.iter().map(|(k, v)| (v.last_seen, *k)).collect();
-        ages.sort_unstable();
-        for (_, k) in ages.into_iter().take(n) {
+        for k in crate::util::oldest_keys(self.sockets.iter(), |v| v.last_seen, n) {
             self.sockets.remove(&k);
             self.counters.sockets_evicted += 1;
         }
