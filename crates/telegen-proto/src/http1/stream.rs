@@ -194,17 +194,22 @@ impl DirParser {
         cx.m.body(self.role, bytes);
     }
 
-    /// Parses one message head at the start of `buf`.
+    /// Parses one message head at the start of `buf`. A head httparse rejects gets a
+    /// second chance with its version token upper-cased (`lenient::fix_version`): only
+    /// then, so well-formed heads (nearly all) pay nothing for the leniency.
     fn head(&mut self, buf: &[u8], ts: u64, cx: &mut Cx<'_>) -> Status {
-        let fixed;
-        let buf = match lenient::fix_version(buf, self.role == Role::Request) {
-            VersionFix::AsIs => buf,
-            VersionFix::Partial => return Status::Partial,
-            VersionFix::Fixed(v) => {
-                fixed = v;
-                &fixed[..]
-            }
-        };
+        let st = self.parse_head(buf, ts, cx);
+        if !matches!(st, Status::Error(_)) {
+            return st;
+        }
+        match lenient::fix_version(buf, self.role == Role::Request) {
+            VersionFix::AsIs => st,
+            VersionFix::Partial => Status::Partial,
+            VersionFix::Fixed(v) => self.parse_head(&v, ts, cx),
+        }
+    }
+
+    fn parse_head(&mut self, buf: &[u8], ts: u64, cx: &mut Cx<'_>) -> Status {
         let mut slots = parser::header_slots();
         match self.role {
             Role::Request => {
