@@ -2,6 +2,17 @@
 //! They carry protocol facts only; the agent adds addresses, process and Kubernetes data.
 
 use serde::Serialize;
+use std::borrow::Cow;
+
+/// `method` as a static string when it is one of the registered methods, else owned.
+pub fn method_name(method: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 10] =
+        ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PRI"];
+    match KNOWN.iter().find(|k| **k == method) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(method.to_owned()),
+    }
+}
 
 /// One finished (or expired) exchange.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,11 +29,12 @@ pub struct HttpRecord {
     pub start_ns: u64,
     /// Timestamp (ns) of the last byte of the response (or of expiry).
     pub end_ns: u64,
-    pub method: String,
+    /// The request method; the registered methods are static strings (no allocation).
+    pub method: Cow<'static, str>,
     /// Request target as sent (path and query).
     pub target: String,
-    /// "1.0", "1.1", "2".
-    pub version: String,
+    /// "0.9", "1.0", "1.1", "2".
+    pub version: &'static str,
     /// Status code; None when the response was never seen (expired, connection closed).
     pub status: Option<u16>,
     /// Value of the Host header (or :authority).

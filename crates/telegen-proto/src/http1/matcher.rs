@@ -141,9 +141,9 @@ impl Matcher {
         let rec = HttpRecord {
             start_ns: ts,
             end_ns: ts,
-            method: method.to_owned(),
+            method: crate::record::method_name(method),
             target: req.path.unwrap_or("").to_owned(),
-            version: if req.version == Some(0) { "1.0" } else { "1.1" }.to_owned(),
+            version: if req.version == Some(0) { "1.0" } else { "1.1" },
             host,
             request_body_len: info.content_length.or(if info.chunked { None } else { Some(0) }),
             request_headers,
@@ -166,9 +166,9 @@ impl Matcher {
         let rec = HttpRecord {
             start_ns: ts,
             end_ns: ts,
-            method: method.to_owned(),
+            method: crate::record::method_name(method),
             target: target.to_owned(),
-            version: "0.9".to_owned(),
+            version: "0.9",
             request_body_len: Some(0),
             ..HttpRecord::default()
         };
@@ -201,6 +201,8 @@ impl Matcher {
 
     /// Queues a new exchange (evicting the oldest when `Limits::max_pending` is hit);
     /// it becomes the request whose body is read.
+    // Inlined so the record is built in place rather than moved through the call.
+    #[inline(always)]
     fn push(
         &mut self,
         ts: u64,

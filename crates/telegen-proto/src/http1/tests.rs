@@ -24,12 +24,12 @@ fn keep_alive_exchanges() {
     ]);
     let h = http(&recs);
     assert_eq!(h.len(), 2);
-    assert_eq!((h[0].method.as_str(), h[0].target.as_str()), ("GET", "/users/42?x=1"));
-    assert_eq!((h[0].status, h[0].version.as_str()), (Some(200), "1.1"));
+    assert_eq!((h[0].method.as_ref(), h[0].target.as_str()), ("GET", "/users/42?x=1"));
+    assert_eq!((h[0].status, h[0].version), (Some(200), "1.1"));
     assert_eq!(h[0].host.as_deref(), Some("api.local"));
     assert_eq!((h[0].start_ns, h[0].end_ns), (1000, 2000));
     assert_eq!((h[0].request_body_len, h[0].response_body_len), (Some(0), Some(5)));
-    assert_eq!((h[1].method.as_str(), h[1].status), ("POST", Some(201)));
+    assert_eq!((h[1].method.as_ref(), h[1].status), ("POST", Some(201)));
     assert_eq!((h[1].request_body_len, h[1].response_body_len), (Some(3), Some(0)));
     assert!(h.iter().all(|r| r.incomplete.is_none()));
 }
@@ -80,7 +80,7 @@ fn body_delimited_by_close() {
     ]);
     let h = http(&recs);
     assert_eq!(h.len(), 1);
-    assert_eq!((h[0].version.as_str(), h[0].status), ("1.0", Some(200)));
+    assert_eq!((h[0].version, h[0].status), ("1.0", Some(200)));
     assert_eq!(h[0].response_body_len, Some(23));
     assert_eq!(h[0].incomplete, None);
     assert_eq!(h[0].end_ns, 3000, "close time ends the body");
@@ -126,7 +126,7 @@ fn upgrade_stops_http1_and_h2c_hands_over_to_http2() {
     let h = http(&recs);
     // The 101 exchange, then stream 1 of HTTP/2 (cut by close: the bytes after the
     // switch are not HTTP/1, so "HTTP/1.1 200" is not taken as its response).
-    let got: Vec<_> = h.iter().map(|r| (r.version.as_str(), r.status, r.incomplete)).collect();
+    let got: Vec<_> = h.iter().map(|r| (r.version, r.status, r.incomplete)).collect();
     assert_eq!(got, [("1.1", Some(101), None), ("2", None, Some("connection_closed"))]);
     let mut p = ConnParser::new(Transport::Tcp, 80, &l);
     let mut out = Vec::new();
@@ -164,7 +164,7 @@ fn connect_tunnel_and_websocket() {
     ]);
     let h = http(&recs);
     assert_eq!(h.len(), 1);
-    assert_eq!((h[0].method.as_str(), h[0].status), ("CONNECT", Some(200)));
+    assert_eq!((h[0].method.as_ref(), h[0].status), ("CONNECT", Some(200)));
 }
 
 #[test]

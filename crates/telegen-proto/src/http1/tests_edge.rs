@@ -24,7 +24,7 @@ fn version_token_in_any_case() {
     let h = http(&recs);
     let got: Vec<_> = h
         .iter()
-        .map(|r| (r.target.as_str(), r.version.as_str(), r.status, r.response_body_len))
+        .map(|r| (r.target.as_str(), r.version, r.status, r.response_body_len))
         .collect();
     assert_eq!(
         got,
@@ -43,7 +43,7 @@ fn http09_simple_requests_and_bodies_until_close() {
     let h = http(&recs);
     assert_eq!(h.len(), 1);
     assert_eq!(
-        (h[0].method.as_str(), h[0].target.as_str(), h[0].version.as_str()),
+        (h[0].method.as_ref(), h[0].target.as_str(), h[0].version),
         ("GET", "/zeek.html", "0.9")
     );
     assert_eq!(
@@ -56,7 +56,7 @@ fn http09_simple_requests_and_bodies_until_close() {
     let recs = split_all(&[(C2S, b"POST /zeek.html\r\n"), (S2C, b"HTML is not here\n")]);
     let h = http(&recs);
     assert_eq!(
-        (h[0].method.as_str(), h[0].status, h[0].response_body_len),
+        (h[0].method.as_ref(), h[0].status, h[0].response_body_len),
         ("POST", None, Some(17))
     );
 
@@ -67,7 +67,7 @@ fn http09_simple_requests_and_bodies_until_close() {
     ]);
     let h = http(&recs);
     assert_eq!(
-        (h[0].version.as_str(), h[0].status, h[0].response_body_len),
+        (h[0].version, h[0].status, h[0].response_body_len),
         ("0.9", Some(404), Some(3))
     );
 }
@@ -110,7 +110,7 @@ Host: api.intranet.local\r\nContent-Length: 50\r\nX-Cut-Here: abcdef",
     let h = http(&recs);
     assert_eq!(h.len(), 1);
     assert_eq!(
-        (h[0].method.as_str(), h[0].target.as_str(), h[0].host.as_deref()),
+        (h[0].method.as_ref(), h[0].target.as_str(), h[0].host.as_deref()),
         ("POST", "/bff/check?channel=webportal&terminalType=bff", Some("api.intranet.local"))
     );
     assert_eq!(

@@ -78,7 +78,7 @@ impl Http2Conn {
     pub fn upgraded(limits: &Limits, request: Option<HttpRecord>) -> Self {
         let mut c = Http2Conn::new(limits);
         if let Some(mut rec) = request {
-            rec.version = "2".to_owned();
+            rec.version = "2";
             rec.status = None;
             rec.stream_id = Some(1);
             c.streams.push(Stream {
@@ -254,9 +254,9 @@ impl Http2Conn {
             rec: HttpRecord {
                 start_ns: ts,
                 end_ns: ts,
-                method: f.method.clone().unwrap_or_default(),
+                method: f.method.as_deref().map(crate::record::method_name).unwrap_or_default(),
                 target: f.path.clone().unwrap_or_default(),
-                version: "2".to_owned(),
+                version: "2",
                 host: f.authority.clone(),
                 request_body_len: end.then_some(0),
                 request_headers: f.captured.clone(),

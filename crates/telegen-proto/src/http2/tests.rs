@@ -72,7 +72,7 @@ fn prior_knowledge_concurrent_streams_any_split() {
         .map(|r| {
             (
                 r.stream_id,
-                r.method.as_str(),
+                r.method.as_ref(),
                 r.target.as_str(),
                 r.status,
                 r.request_body_len,
@@ -206,8 +206,8 @@ fn h2c_upgrade_continues_on_stream_1() {
         .iter()
         .map(|r| {
             (
-                r.version.as_str(),
-                r.method.as_str(),
+                r.version,
+                r.method.as_ref(),
                 r.target.as_str(),
                 r.status,
                 r.response_body_len,
@@ -257,7 +257,7 @@ fn joined_mid_connection_reports_only_what_it_can_decode() {
     assert_eq!(h.len(), 1);
     // Static fields before the unknown index are right; the authority is unknown.
     assert_eq!(
-        (h[0].method.as_str(), h[0].target.as_str(), h[0].host.as_deref()),
+        (h[0].method.as_ref(), h[0].target.as_str(), h[0].host.as_deref()),
         ("GET", "/", None)
     );
     assert_eq!((h[0].status, h[0].stream_id), (Some(204), Some(5)));
@@ -353,7 +353,7 @@ fn server_push_is_a_request_on_the_promised_stream() {
     let h = http(&out);
     let got: Vec<_> = h
         .iter()
-        .map(|r| (r.stream_id, r.method.as_str(), r.target.as_str(), r.status, r.incomplete))
+        .map(|r| (r.stream_id, r.method.as_ref(), r.target.as_str(), r.status, r.incomplete))
         .collect();
     assert_eq!(
         got,

@@ -409,7 +409,7 @@ impl L7Signals {
             hist.observe(&v[..3], secs);
         } else {
             let code = Num::new(status.unwrap_or(0).into());
-            let v = [service, h.method.as_str(), route.as_str(), code.as_str()];
+            let v = [service, &*h.method, route.as_str(), code.as_str()];
             let (count, hist) = match kind {
                 SpanKind::Client => (&self.m.http_client_requests, &self.m.http_client_duration),
                 _ => (&self.m.http_server_requests, &self.m.http_server_duration),
@@ -428,19 +428,19 @@ impl L7Signals {
         let old = self.opts.semconv != HttpSemconv::Stable;
         let new = self.opts.semconv != HttpSemconv::Old;
         if old {
-            a.put("http.method", h.method.clone());
+            a.put("http.method", &*h.method);
             a.put("http.url", url.clone());
             a.put("http.target", h.target.clone());
         }
         if new {
-            a.put("http.request.method", h.method.clone());
+            a.put("http.request.method", &*h.method);
             a.put("url.full", url.clone());
             a.put("url.path", path.to_string());
         }
         if !route.is_empty() {
             a.put("http.route", route.clone());
         }
-        a.put("network.protocol.version", h.version.clone());
+        a.put("network.protocol.version", h.version);
         if let Some(s) = status {
             if old {
                 a.put("http.status_code", s);
@@ -455,7 +455,7 @@ impl L7Signals {
             a.put("net.peer.ip", peer.to_string());
             a.put("net.peer.port", peer_port);
             a.put_opt("net.host.name", h.host.clone());
-            a.put("http.flavor", h.version.clone());
+            a.put("http.flavor", h.version);
         }
         if new {
             a.put_opt("http.request.body.size", h.request_body_len);
