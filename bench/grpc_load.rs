@@ -12,6 +12,9 @@
 //! or: cargo run --release -p telegen --example grpc_load -- S R C N [metrics|json]
 //! `metrics` is the default configuration (Prometheus only: RED metrics, no span is
 //! built); `json` adds `--json` with stdout to /dev/null (every span built and written).
+//! GRPC_LOAD_BPF_STATS=1 also turns on kernel.bpf_stats_enabled for the run (restored at
+//! the end; it adds a little cost to every program run) and reports the kernel-side time
+//! of the agent's programs (`tg_*`, from `bpftool prog show --json`) per call.
 //! Traffic stays on 127.0.0.1; only processes started here are stopped, by PID.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -40,6 +43,20 @@ fn status_kb(pid: u32, key: &str) -> u64 {
         .find(|l| l.starts_with(key))
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         .unwrap_or(0)
+}
+
+/// Sum of run_time_ns and run_cnt over the agent's kernel programs (names `tg_*`).
+fn bpf_run_ns() -> (u64, u64) {
+    let out = Command::new("bpftool").args(["prog", "show", "--json"]).output();
+    let Ok(out) = out else { return (0, 0) };
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let progs = v.as_array().cloned().unwrap_or_default();
+    progs.iter().filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with("tg_"))).fold(
+        (0, 0),
+        |(ns, n), p| {
+            (ns + p["run_time_ns"].as_u64().unwrap_or(0), n + p["run_cnt"].as_u64().unwrap_or(0))
+        },
+    )
 }
 
 fn free_port() -> u16 {
@@ -203,6 +220,12 @@ fn main() {
     let json = args.get(5).map(String::as_str) == Some("json");
     let bin = std::env::var("TELEGEN_BIN").unwrap_or_else(|_| "target/release/telegen".into());
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let bpf_stats = std::env::var("GRPC_LOAD_BPF_STATS").is_ok_and(|v| v == "1");
+    let stats_path = "/proc/sys/kernel/bpf_stats_enabled";
+    let stats_before = std::fs::read_to_string(stats_path).unwrap_or_default();
+    if bpf_stats {
+        std::fs::write(stats_path, "1").expect("enabling kernel.bpf_stats_enabled");
+    }
 
     let port = free_port();
     let mut server = Command::new(std::env::current_exe().unwrap())
@@ -220,8 +243,10 @@ fn main() {
          connections, agent mode {}, server pid {spid}, port {port}",
         if json { "json" } else { "metrics (default config)" }
     );
-    println!("| run | agent | calls/s | p50 µs | p99 µs | client+server CPU µs/call | agent CPU % of one core | agent µs/call | agent peak RSS MB | kernel losses | user losses | server calls counted / made | client calls counted |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let bpf_col = if bpf_stats { " BPF µs/call (runs/call) |" } else { "" };
+    let bpf_sep = if bpf_stats { "---|" } else { "" };
+    println!("| run | agent | calls/s | p50 µs | p99 µs | client+server CPU µs/call | agent CPU % of one core | agent µs/call | agent peak RSS MB | kernel losses | user losses | server calls counted / made | client calls counted |{bpf_col}");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|{bpf_sep}");
     let dir = std::env::temp_dir();
     let mut sums = [(0.0f64, 0u32); 2];
     for rep in 0..reps {
@@ -229,9 +254,20 @@ fn main() {
             let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
             let agent = with_agent.then(|| start_agent(&bin, json, addr, &dir));
             let a0 = agent.as_ref().map(|c| cpu_ticks(c.id())).unwrap_or(0);
+            let b0 = bpf_run_ns();
             let c0 = cpu_ticks(std::process::id()) + cpu_ticks(spid);
             let l = load(port, secs, conc, conns);
             let c1 = cpu_ticks(std::process::id()) + cpu_ticks(spid);
+            let b1 = bpf_run_ns();
+            let bpf = match (bpf_stats, with_agent) {
+                (false, _) => String::new(),
+                (true, false) => " - |".to_string(),
+                (true, true) => format!(
+                    " {:.2} ({:.1}) |",
+                    (b1.0 - b0.0) as f64 / 1e3 / l.calls.max(1) as f64,
+                    (b1.1 - b0.1) as f64 / l.calls.max(1) as f64
+                ),
+            };
             let a1 = agent.as_ref().map(|c| cpu_ticks(c.id())).unwrap_or(0);
             let rate = l.calls as f64 / l.wall;
             sums[usize::from(with_agent)].0 += rate;
@@ -282,7 +318,7 @@ fn main() {
                 }
             };
             println!(
-                "| {} | {} | {:.0} | {} | {} | {:.1} | {acpu} | {aper} | {rss} | {kd} | {ud} | {srv} | {cli} |{}",
+                "| {} | {} | {:.0} | {} | {} | {:.1} | {acpu} | {aper} | {rss} | {kd} | {ud} | {srv} | {cli} |{bpf}{}",
                 rep + 1,
                 if with_agent { "on" } else { "off" },
                 rate,
@@ -304,4 +340,7 @@ fn main() {
     );
     let _ = server.kill();
     let _ = server.wait();
+    if bpf_stats {
+        let _ = std::fs::write(stats_path, stats_before.trim());
+    }
 }

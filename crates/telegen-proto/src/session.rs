@@ -206,7 +206,7 @@ impl ConnParser {
                 d.seen += len;
             }
             Engine::Http1(h) => h.on_gap(dir, ts_ns, len, &mut self.stats, out),
-            Engine::Http2(h) => h.on_gap(dir, len, &mut self.stats),
+            Engine::Http2(h) => h.on_gap(dir, ts_ns, len, &mut self.stats, out),
             Engine::Dns(d) => d.on_gap(dir, len, &mut self.stats),
             Engine::Ignored => {
                 self.stats.gaps += 1;

@@ -1,10 +1,13 @@
 //! One direction's HTTP/2 frame stream: the optional client preface, then frames
 //! delivered whole (zero-copy when a frame lies in one chunk, else from a bounded
-//! buffer). Frames longer than the buffer cap are skipped and reported as such;
-//! after a gap inside a frame the framing survives, otherwise it resyncs on two
-//! chained plausible frame headers.
+//! buffer). DATA payloads are not buffered: they are streamed piece by piece as they
+//! arrive (padding removed), and bytes lost inside one are reported with their count,
+//! so body sizes and gRPC message framing survive a payload cut by the capture. Other
+//! frames longer than the buffer cap are skipped and reported as such; after a gap
+//! inside a frame the framing survives, otherwise it resyncs on two chained plausible
+//! frame headers.
 
-use super::frame::{chain, FrameHeader, HEADER_LEN, PREFACE};
+use super::frame::{chain, FrameHeader, DATA, FLAG_PADDED, HEADER_LEN, PREFACE};
 use crate::stats::ParseStats;
 
 /// What the framer hands to the connection.
@@ -13,6 +16,21 @@ pub enum Frame<'a> {
     Whole(FrameHeader, &'a [u8]),
     /// The payload is not available (too large, or cut by a gap).
     Skipped(FrameHeader),
+    /// A piece of a DATA frame's body (padding excluded); `end`: the frame is complete.
+    DataPiece { h: FrameHeader, body: &'a [u8], end: bool },
+    /// `body` bytes of a DATA frame's body were lost in a gap.
+    DataLost { h: FrameHeader, body: u64, end: bool },
+}
+
+/// What [`Framer::gap`] found.
+#[derive(Debug, Default)]
+pub struct GapOutcome {
+    /// A non-DATA frame whose payload was cut (its content is lost).
+    pub cut: Option<FrameHeader>,
+    /// The gap did not lie inside a payload: framing was lost (it resyncs).
+    pub desync: bool,
+    /// The gap fell inside a DATA frame: (header, body bytes lost, frame ended).
+    pub data_lost: Option<(FrameHeader, u64, bool)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +39,9 @@ enum State {
     Preface,
     Header,
     Payload(FrameHeader),
+    /// Inside a DATA frame's payload: `pos` bytes of it seen; `pad` its padding length
+    /// once read (PADDED frames).
+    Data { h: FrameHeader, pos: u32, pad: Option<u8> },
     Skip(usize),
     Resync,
 }
@@ -44,7 +65,7 @@ impl Framer {
             State::Preface => PREFACE.len(),
             State::Header => HEADER_LEN,
             State::Payload(h) => h.len as usize,
-            State::Skip(_) | State::Resync => 0,
+            State::Data { .. } | State::Skip(_) | State::Resync => 0,
         }
     }
 
@@ -109,6 +130,16 @@ impl Framer {
                     self.unit(&data[..want], max_buffer, stats, deliver);
                     data = &data[want..];
                 }
+                State::Data { h, pos, pad } => {
+                    let remaining = (h.len - pos) as usize;
+                    let k = remaining.min(data.len());
+                    let (range, pad) = data_body(h, pos, k, pad, data.first().copied());
+                    let end = k == remaining;
+                    self.state =
+                        if end { State::Header } else { State::Data { h, pos: pos + k as u32, pad } };
+                    deliver(Frame::DataPiece { h, body: &data[range], end }, stats);
+                    data = &data[k..];
+                }
                 State::Skip(n) => {
                     let k = n.min(data.len());
                     data = &data[k..];
@@ -146,6 +177,8 @@ impl Framer {
                     self.state = State::Resync;
                 } else if h.len == 0 {
                     deliver(Frame::Whole(h, &[]), stats);
+                } else if h.kind == DATA {
+                    self.state = State::Data { h, pos: 0, pad: None };
                 } else if h.len as usize > max_buffer {
                     stats.errors_buffer_full += 1;
                     deliver(Frame::Skipped(h), stats);
@@ -162,20 +195,35 @@ impl Framer {
         }
     }
 
-    /// `len` bytes were lost. Returns the header of a frame whose payload was cut (its
-    /// content is lost), and whether framing was lost (it resyncs) because the gap did
-    /// not lie inside a payload.
-    pub fn gap(&mut self, len: u64, stats: &mut ParseStats) -> (Option<FrameHeader>, bool) {
+    /// `len` bytes were lost: what was cut, and whether framing was lost.
+    pub fn gap(&mut self, len: u64, stats: &mut ParseStats) -> GapOutcome {
         let len = usize::try_from(len).unwrap_or(usize::MAX);
-        let (remaining, cut) = match self.state {
-            State::Payload(h) => (Some(h.len as usize - self.buf.len()), Some(h)),
-            State::Skip(n) => (Some(n), None),
-            _ => (None, None),
+        let mut out = GapOutcome::default();
+        let remaining = match self.state {
+            State::Payload(h) => {
+                out.cut = Some(h);
+                Some(h.len as usize - self.buf.len())
+            }
+            State::Data { h, pos, pad } => {
+                let remaining = (h.len - pos) as usize;
+                let k = remaining.min(len);
+                // The padding length itself may be lost: then the body is taken to run
+                // to the frame's end (at most 255 bytes too many).
+                let (range, _) = data_body(h, pos, k, pad.or(Some(0)), Some(0));
+                out.data_lost = Some((h, range.len() as u64, len >= remaining));
+                Some(remaining)
+            }
+            State::Skip(n) => Some(n),
+            _ => None,
         };
         stats.resync_bytes_skipped += self.buf.len() as u64;
         self.buf.clear();
         let (state, desync) = match remaining {
-            Some(r) if len < r => (State::Skip(r - len), false),
+            Some(r) if len < r => match self.state {
+                // Still inside the DATA frame: later bytes of it are body again.
+                State::Data { h, pos, pad } => (State::Data { h, pos: pos + len as u32, pad }, false),
+                _ => (State::Skip(r - len), false),
+            },
             Some(r) if len == r => (State::Header, false),
             _ => {
                 stats.gaps_desync += 1;
@@ -183,6 +231,30 @@ impl Framer {
             }
         };
         self.state = state;
-        (cut, desync)
+        out.desync = desync;
+        out
     }
+}
+
+/// The body part of the `k` payload bytes of DATA frame `h` starting at offset `pos`:
+/// a range relative to those bytes, and the padding length (read from `first`, the
+/// first of those bytes, when `pos` is 0 on a PADDED frame).
+fn data_body(
+    h: FrameHeader,
+    pos: u32,
+    k: usize,
+    pad: Option<u8>,
+    first: Option<u8>,
+) -> (std::ops::Range<usize>, Option<u8>) {
+    if !h.has(FLAG_PADDED) {
+        return (0..k, None);
+    }
+    let pad = if pos == 0 { first } else { pad };
+    let len = h.len as usize;
+    // Body: payload offsets [1, len - pad); a pad length past the frame means no body.
+    let body_end = len.saturating_sub(usize::from(pad.unwrap_or(0))).max(1);
+    let (from, to) = (pos as usize, pos as usize + k);
+    let lo = from.max(1).min(to);
+    let hi = to.min(body_end).max(lo);
+    (lo - from..hi - from, pad)
 }

@@ -37,10 +37,19 @@ impl MessageCounter {
         }
     }
 
-    /// DATA bytes were skipped: framing of messages is lost for this stream.
-    pub fn skipped(&mut self) {
-        self.lost = true;
-        self.need = u64::MAX;
+    /// `n` DATA bytes were not seen. Inside a message body they are just skipped (the
+    /// count stays exact); if they may hold a message prefix, framing is lost for this
+    /// stream and the count becomes a lower bound (`lost`).
+    pub fn skip(&mut self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.prefix_len == 0 && self.need >= n {
+            self.need -= n;
+        } else {
+            self.lost = true;
+            self.need = u64::MAX;
+        }
     }
 }
 

@@ -23,6 +23,12 @@ use crate::record::{HttpRecord, Record};
 use crate::stats::ParseStats;
 use crate::{Direction, Limits};
 
+/// DATA body bytes: seen, or lost (their count).
+enum DataPart<'a> {
+    Bytes(&'a [u8]),
+    Lost(u64),
+}
+
 fn idx(d: Direction) -> usize {
     match d {
         Direction::ClientToServer => 0,
@@ -114,10 +120,21 @@ impl Http2Conn {
         self.framers[i] = framer;
     }
 
-    pub fn on_gap(&mut self, dir: Direction, len: u64, stats: &mut ParseStats) {
+    pub fn on_gap(
+        &mut self,
+        dir: Direction,
+        ts: u64,
+        len: u64,
+        stats: &mut ParseStats,
+        out: &mut Vec<Record>,
+    ) {
         stats.gaps += 1;
         let i = idx(dir);
-        let (cut, desync) = self.framers[i].gap(len, stats);
+        let g = self.framers[i].gap(len, stats);
+        if let Some((h, body, end)) = g.data_lost {
+            self.data(dir, ts, h, DataPart::Lost(body), end, out);
+        }
+        let (cut, desync) = (g.cut, g.desync);
         let header_cut = cut.is_some_and(|h| {
             matches!(h.kind, frame::HEADERS | frame::PUSH_PROMISE | frame::CONTINUATION)
         });
@@ -139,13 +156,15 @@ impl Http2Conn {
         let (h, payload) = match f {
             Frame::Whole(h, p) => (h, Some(p)),
             Frame::Skipped(h) => (h, None),
+            Frame::DataPiece { h, body, end } => {
+                self.interleaved(i, h, stats);
+                return self.data(dir, ts, h, DataPart::Bytes(body), end, out);
+            }
+            Frame::DataLost { h, body, end } => {
+                return self.data(dir, ts, h, DataPart::Lost(body), end, out);
+            }
         };
-        if self.blocks[i].is_some() && h.kind != frame::CONTINUATION {
-            // RFC 9113 6.10: nothing may interleave a header block.
-            stats.errors_malformed += 1;
-            self.blocks[i] = None;
-            self.lose_hpack(i, stats);
-        }
+        self.interleaved(i, h, stats);
         match h.kind {
             frame::HEADERS | frame::PUSH_PROMISE => {
                 let Some(frag) = payload.and_then(|p| frame::strip(&h, p)) else {
@@ -178,7 +197,14 @@ impl Http2Conn {
                     self.blocks[i] = Some(b);
                 }
             }
-            frame::DATA => self.data(dir, ts, h, payload, out),
+            frame::DATA => {
+                let part = match payload.map(|p| frame::strip(&h, p)) {
+                    Some(Some(d)) => DataPart::Bytes(d),
+                    Some(None) => DataPart::Bytes(&[]),
+                    None => DataPart::Lost(u64::from(h.len)),
+                };
+                self.data(dir, ts, h, part, true, out)
+            }
             frame::RST_STREAM => {
                 if let Some(k) = self.streams.iter().position(|s| s.id == h.stream) {
                     let s = self.streams.remove(k);
@@ -197,6 +223,15 @@ impl Http2Conn {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// RFC 9113 6.10: nothing may interleave a header block.
+    fn interleaved(&mut self, i: usize, h: FrameHeader, stats: &mut ParseStats) {
+        if self.blocks[i].is_some() && h.kind != frame::CONTINUATION {
+            stats.errors_malformed += 1;
+            self.blocks[i] = None;
+            self.lose_hpack(i, stats);
         }
     }
 
@@ -320,31 +355,33 @@ impl Http2Conn {
         }
     }
 
+    /// A piece of DATA frame `h` (seen or lost); `end`: the frame is complete, so its
+    /// END_STREAM flag applies.
     fn data(
         &mut self,
         dir: Direction,
         ts: u64,
         h: FrameHeader,
-        payload: Option<&[u8]>,
+        part: DataPart<'_>,
+        end: bool,
         out: &mut Vec<Record>,
     ) {
         let Some(k) = self.streams.iter().position(|s| s.id == h.stream) else { return };
         let i = idx(dir);
         let s = &mut self.streams[k];
-        match payload.map(|p| frame::strip(&h, p)) {
-            Some(Some(d)) => {
+        match part {
+            DataPart::Bytes(d) => {
                 s.body[i] += d.len() as u64;
                 // Counted for every stream (cheap); reported when the stream is gRPC,
                 // which the response's content-type may be the first to say.
                 s.msgs[i].feed(d);
             }
-            Some(None) => {}
-            None => {
-                s.body[i] += u64::from(h.len);
-                s.msgs[i].skipped();
+            DataPart::Lost(n) => {
+                s.body[i] += n;
+                s.msgs[i].skip(n);
             }
         }
-        if h.has(FLAG_END_STREAM) {
+        if end && h.has(FLAG_END_STREAM) {
             match dir {
                 Direction::ClientToServer => {
                     s.req_done = true;
@@ -369,8 +406,10 @@ impl Http2Conn {
             s.rec.response_body_len = Some(s.body[1]);
         }
         if s.grpc {
-            s.rec.request_messages = Some(s.msgs[0].count);
-            s.rec.response_messages = Some(s.msgs[1].count);
+            // A count whose message framing was lost in a gap is not reported (it would
+            // only be a lower bound).
+            s.rec.request_messages = (!s.msgs[0].lost).then_some(s.msgs[0].count);
+            s.rec.response_messages = (!s.msgs[1].lost).then_some(s.msgs[1].count);
         }
         out.push(Record::Http(s.rec));
     }

@@ -362,3 +362,91 @@ fn server_push_is_a_request_on_the_promised_stream() {
     assert_eq!(h[1].response_body_len, Some(6));
     assert_eq!(p.take_stats().unmatched_responses, 0);
 }
+
+/// Feeds `frames` as the kernel capture would: one write per frame, a DATA frame's write
+/// split in syscalls of `chunk` bytes each copied up to `copy` bytes, the rest a gap
+/// (other frames are copied whole).
+fn feed_cut(
+    p: &mut ConnParser,
+    dir: crate::Direction,
+    frames: &[Vec<u8>],
+    chunk: usize,
+    copy: usize,
+    out: &mut Vec<Record>,
+) {
+    for (k, f) in frames.iter().enumerate() {
+        let ts = 10 + k as u64;
+        if f[3] != DATA {
+            p.on_data(dir, ts, f, out);
+            continue;
+        }
+        for c in f.chunks(chunk) {
+            let n = c.len().min(copy);
+            p.on_data(dir, ts, &c[..n], out);
+            if c.len() > n {
+                p.on_gap(dir, ts, (c.len() - n) as u64, out);
+            }
+        }
+    }
+}
+
+#[test]
+fn grpc_messages_larger_than_the_copied_bytes_keep_exact_counts_and_end_stream() {
+    let (mut ce, mut se) = (Encoder::new(), Encoder::new());
+    let req = block(
+        &mut ce,
+        &[(":method", "POST"), (":path", "/pkg.Svc/Big"), ("content-type", "application/grpc")],
+    );
+    let resp = block(&mut se, &[(":status", "200"), ("content-type", "application/grpc")]);
+    let trailers = block(&mut se, &[("grpc-status", "0")]);
+    // Three 10 kB request messages in one DATA frame, then END_STREAM on an empty frame;
+    // two 20 kB response messages in two frames (one PADDED), trailers end the stream.
+    let body: Vec<u8> = (0..3).flat_map(|_| grpc_msg(10_000)).collect();
+    let c = [
+        PREFACE.to_vec(),
+        frame(HEADERS, FLAG_END_HEADERS, 1, &req),
+        frame(DATA, 0, 1, &body),
+        frame(DATA, FLAG_END_STREAM, 1, &[]),
+    ];
+    let mut padded = vec![7u8];
+    padded.extend(grpc_msg(20_000));
+    padded.extend([0u8; 7]);
+    let s = [
+        frame(HEADERS, FLAG_END_HEADERS, 1, &resp),
+        frame(DATA, 0, 1, &grpc_msg(20_000)),
+        frame(DATA, FLAG_PADDED, 1, &padded),
+        frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 1, &trailers),
+    ];
+    for (chunk, copy) in [(65536, 4096), (4096, 1000), (16384, 4096), (7, 7)] {
+        let mut p = ConnParser::new(Transport::Tcp, 50051, &Limits::default());
+        let mut out = Vec::new();
+        feed_cut(&mut p, C2S, &c, chunk, copy, &mut out);
+        feed_cut(&mut p, S2C, &s, chunk, copy, &mut out);
+        let h = http(&out);
+        assert_eq!(h.len(), 1, "chunk {chunk} copy {copy}: {out:?}");
+        let r = &h[0];
+        let what = format!("chunk {chunk} copy {copy}: {r:?}");
+        assert_eq!((r.grpc_status, r.incomplete), (Some(0), None), "{what}");
+        assert_eq!(r.request_body_len, Some(30_015), "{what}");
+        assert_eq!(r.response_body_len, Some(40_010), "{what}");
+        // The response's prefixes start their frames (copied): the count is exact. The
+        // request's second and third prefixes lie inside the cut unless nothing is cut:
+        // then no count is reported rather than a wrong one.
+        assert_eq!(r.response_messages, Some(2), "{what}");
+        let uncut = copy >= chunk;
+        assert_eq!(r.request_messages, uncut.then_some(3), "{what}");
+    }
+}
+
+#[test]
+fn a_gap_inside_a_message_body_keeps_the_count_one_over_a_prefix_drops_it() {
+    let mut c = super::grpc::MessageCounter::default();
+    let m = grpc_msg(100);
+    c.feed(&m[..10]);
+    c.skip(95);
+    c.feed(&m[..5]);
+    c.skip(100);
+    assert_eq!((c.count, c.lost), (2, false));
+    c.skip(3);
+    assert!(c.lost, "the gap covers where the next prefix is");
+}

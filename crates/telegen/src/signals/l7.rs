@@ -364,7 +364,14 @@ impl L7Signals {
         }
         // An empty target is a path the HPACK decoder could not resolve (joined late):
         // no route is derived from it (it would be a guess).
-        let route = if h.target.is_empty() { String::new() } else { self.route(&h.target) };
+        // gRPC paths (`/package.Service/Method`) name code, not data: they are the route.
+        let route = if h.target.is_empty() {
+            String::new()
+        } else if grpc {
+            path.to_string()
+        } else {
+            self.route(&h.target)
+        };
         let kind = match observer {
             Observer::Client => SpanKind::Client,
             Observer::Server | Observer::Wire => SpanKind::Server,
