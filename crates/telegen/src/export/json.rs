@@ -15,8 +15,9 @@ use crate::signals::{Attributes, Event, Severity, Signal, Span, SpanKind, SpanSt
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 use std::io::Write;
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -147,17 +148,34 @@ impl<'a> From<&'a Event> for EventLine<'a> {
     }
 }
 
-/// Bytes of JSON lines handed to the writer thread at once in replay mode.
+/// Bytes of JSON lines handed to the writer thread at once.
 const BATCH_BYTES: usize = 256 * 1024;
+/// Batches waiting for the writer at most (each up to `BATCH_BYTES`).
+const BATCHES_QUEUED: usize = 8;
+/// The writer also takes whatever lines wait this often, so a quiet agent's lines show
+/// up promptly.
+const FLUSH_EVERY: Duration = Duration::from_millis(20);
 
-/// A sink writing JSON lines from a background thread.
+/// Lines serialized but not yet handed to the writer.
+#[derive(Default)]
+struct Pending {
+    buf: Vec<u8>,
+    lines: usize,
+}
+
+/// A sink writing JSON lines from a background thread. Lines are serialized straight
+/// into a shared buffer and handed over in batches (one wake-up per `BATCH_BYTES` or per
+/// `FLUSH_EVERY`, not per line). Live mode (`blocking == false`) drops, and counts, lines
+/// past `capacity` waiting, so a slow terminal never stalls capture; replay mode blocks
+/// instead, losing nothing.
 pub struct JsonSink {
-    /// Items are one line, or (replay) a batch of lines; each ends with a newline.
-    tx: Mutex<Option<SyncSender<Vec<u8>>>>,
+    /// Batches and their line counts.
+    tx: Mutex<Option<SyncSender<(Vec<u8>, usize)>>>,
     blocking: bool,
-    /// Replay mode: lines gathered here and handed over in batches, so the writer thread
-    /// is woken once per `BATCH_BYTES`, not once per record.
-    batch: Mutex<Vec<u8>>,
+    pending: Arc<Mutex<Pending>>,
+    /// Lines that may wait (live mode), pending and queued together.
+    capacity: usize,
+    queued_lines: Arc<AtomicUsize>,
     telemetry: SelfTelemetry,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -170,18 +188,31 @@ impl JsonSink {
         blocking: bool,
         telemetry: SelfTelemetry,
     ) -> Self {
-        let (tx, rx) = sync_channel::<Vec<u8>>(capacity.max(1));
+        let (tx, rx) = sync_channel::<(Vec<u8>, usize)>(BATCHES_QUEUED);
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        let queued_lines = Arc::new(AtomicUsize::new(0));
+        let (shared, queued) = (pending.clone(), queued_lines.clone());
         let thread = std::thread::Builder::new()
             .name("telegen-json".into())
             .spawn(move || {
                 let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut out);
-                while let Ok(first) = rx.recv() {
-                    let mut ok = w.write_all(&first).is_ok();
-                    while let Ok(more) = rx.try_recv() {
-                        ok &= w.write_all(&more).is_ok();
+                loop {
+                    let batch = match rx.recv_timeout(FLUSH_EVERY) {
+                        Ok((b, n)) => {
+                            queued.fetch_sub(n, Ordering::AcqRel);
+                            b
+                        }
+                        Err(RecvTimeoutError::Timeout) => {
+                            let mut p = lock(&shared);
+                            queued.fetch_sub(std::mem::take(&mut p.lines), Ordering::AcqRel);
+                            std::mem::take(&mut p.buf)
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    };
+                    if batch.is_empty() {
+                        continue;
                     }
-                    ok &= w.flush().is_ok();
-                    if !ok {
+                    if w.write_all(&batch).and_then(|_| w.flush()).is_err() {
                         // stdout closed (e.g. piped into `head`): stop writing, keep running.
                         tracing::warn!("JSON output closed; further records are dropped");
                         break;
@@ -192,7 +223,9 @@ impl JsonSink {
         JsonSink {
             tx: Mutex::new(Some(tx)),
             blocking,
-            batch: Mutex::new(Vec::new()),
+            pending,
+            capacity: capacity.max(1),
+            queued_lines,
             telemetry,
             thread: Mutex::new(Some(thread)),
         }
@@ -202,50 +235,69 @@ impl JsonSink {
         Self::new(Box::new(std::io::stdout()), capacity, blocking, telemetry)
     }
 
+    /// Hands the pending lines to the writer (called with the pending lock held, so
+    /// batches keep their order against the writer's timed takes).
+    fn hand_over(&self, p: &mut Pending) {
+        let lines = std::mem::take(&mut p.lines);
+        let batch = std::mem::take(&mut p.buf);
+        let guard = lock(&self.tx);
+        let Some(tx) = guard.as_ref() else {
+            self.telemetry.drop("json", "output_closed", lines as u64);
+            return;
+        };
+        let sent = if self.blocking {
+            tx.send((batch, lines)).is_ok()
+        } else {
+            match tx.try_send((batch, lines)) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    self.queued_lines.fetch_sub(lines, Ordering::AcqRel);
+                    self.telemetry.drop("json", "queue_full", lines as u64);
+                    return;
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        };
+        if !sent {
+            self.queued_lines.fetch_sub(lines, Ordering::AcqRel);
+            self.telemetry.drop("json", "output_closed", lines as u64);
+        }
+    }
+
     /// Writes out everything queued and stops the writer thread.
     pub fn close(&self) {
-        let rest = std::mem::take(&mut *self.batch.lock().unwrap_or_else(|e| e.into_inner()));
-        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            if !rest.is_empty() && tx.send(rest).is_err() {
-                self.telemetry.drop("json", "output_closed", 1);
+        {
+            let mut p = lock(&self.pending);
+            if p.lines > 0 {
+                self.hand_over(&mut p);
             }
         }
-        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        drop(lock(&self.tx).take());
+        if let Some(t) = lock(&self.thread).take() {
             let _ = t.join();
         }
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl SignalSink for JsonSink {
     fn send(&self, s: &Signal) {
-        if self.blocking {
-            let full = {
-                let mut b = self.batch.lock().unwrap_or_else(|e| e.into_inner());
-                if b.capacity() == 0 {
-                    b.reserve(BATCH_BYTES + 4096);
-                }
-                write_signal_line(s, &mut b);
-                (b.len() >= BATCH_BYTES).then(|| std::mem::take(&mut *b))
-            };
-            let Some(full) = full else { return };
-            let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-            if guard.as_ref().is_none_or(|tx| tx.send(full).is_err()) {
-                self.telemetry.drop("json", "output_closed", 1);
-            }
+        if !self.blocking && self.queued_lines.load(Ordering::Acquire) >= self.capacity {
+            self.telemetry.drop("json", "queue_full", 1);
             return;
         }
-        let mut line = Vec::with_capacity(512);
-        write_signal_line(s, &mut line);
-        let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(tx) = guard.as_ref() else { return };
-        {
-            match tx.try_send(line) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => self.telemetry.drop("json", "queue_full", 1),
-                Err(TrySendError::Disconnected(_)) => {
-                    self.telemetry.drop("json", "output_closed", 1)
-                }
-            }
+        let mut p = lock(&self.pending);
+        if p.buf.capacity() == 0 {
+            p.buf.reserve(BATCH_BYTES + 4096);
+        }
+        write_signal_line(s, &mut p.buf);
+        p.lines += 1;
+        self.queued_lines.fetch_add(1, Ordering::AcqRel);
+        if p.buf.len() >= BATCH_BYTES {
+            self.hand_over(&mut p);
         }
     }
 }
@@ -294,5 +346,74 @@ mod tests {
             assert_eq!(v, signal_json(&s), "{text}");
             assert!(text.find("z.last").unwrap() < text.find("a.first").unwrap(), "{text}");
         }
+    }
+
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn event(n: u64) -> Signal {
+        let mut a = Attributes::default();
+        a.put("n", n);
+        Signal::Event(Event { name: "x", time_unix_nano: n, severity: Severity::Info, attributes: a })
+    }
+
+    #[test]
+    fn live_lines_arrive_without_a_full_batch_and_close_writes_the_rest() {
+        let out = Shared::default();
+        let t = SelfTelemetry::default();
+        let sink = JsonSink::new(Box::new(out.clone()), 10_000, false, t.clone());
+        for n in 0..3 {
+            sink.send(&event(n));
+        }
+        let t0 = std::time::Instant::now();
+        while out.0.lock().unwrap().iter().filter(|b| **b == b'\n').count() < 3 {
+            assert!(t0.elapsed() < Duration::from_secs(2), "lines not flushed by the timer");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for n in 3..1000 {
+            sink.send(&event(n));
+        }
+        sink.close();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let ns: Vec<u64> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["attributes"]["n"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ns, (0..1000).collect::<Vec<_>>(), "every line, in order");
+        assert_eq!(t.dropped_value("json", "queue_full"), 0);
+    }
+
+    #[test]
+    fn live_mode_drops_and_counts_past_capacity() {
+        /// A writer that never returns until released.
+        struct Stuck(std::sync::mpsc::Receiver<()>);
+        impl Write for Stuck {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                let _ = self.0.recv();
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let (release, rx) = std::sync::mpsc::channel();
+        let t = SelfTelemetry::default();
+        let sink = JsonSink::new(Box::new(Stuck(rx)), 50, false, t.clone());
+        for n in 0..5000 {
+            sink.send(&event(n));
+        }
+        let dropped = t.dropped_value("json", "queue_full");
+        assert!(dropped >= 5000 - 50 - 1, "{dropped} dropped");
+        drop(release);
+        sink.close();
     }
 }

@@ -385,7 +385,7 @@ impl OtlpSink {
         r.set_severity_text(text);
         r.set_body(AnyValue::from(e.name.to_string()));
         for (k, v) in &e.attributes.0 {
-            r.add_attribute(k.clone(), any_value(v));
+            r.add_attribute(otel_key(k), any_value(v));
         }
         r
     }
@@ -441,5 +441,12 @@ fn any_value(v: &AttrValue) -> AnyValue {
 }
 
 pub fn to_kvs(a: &Attributes) -> Vec<KeyValue> {
-    a.0.iter().map(|(k, v)| KeyValue::new(k.clone(), to_value(v))).collect()
+    a.0.iter().map(|(k, v)| KeyValue::new(otel_key(k), to_value(v))).collect()
+}
+
+fn otel_key(k: &crate::signals::record::AttrKey) -> opentelemetry::Key {
+    match k {
+        std::borrow::Cow::Borrowed(s) => opentelemetry::Key::from_static_str(s),
+        std::borrow::Cow::Owned(s) => opentelemetry::Key::from(s.clone()),
+    }
 }

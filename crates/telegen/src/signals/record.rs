@@ -62,21 +62,25 @@ impl From<Vec<String>> for AttrValue {
     }
 }
 
+/// An attribute name: static for the fixed names (no allocation per record), owned for
+/// the few built at run time (captured header names).
+pub type AttrKey = std::borrow::Cow<'static, str>;
+
 /// Ordered attributes (insertion order is kept in JSON output).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Attributes(pub Vec<(String, AttrValue)>);
+pub struct Attributes(pub Vec<(AttrKey, AttrValue)>);
 
 impl Attributes {
     /// Appends an attribute. Keys are unique by construction in this crate (checked in
     /// debug builds); use [`Attributes::set`] to replace one.
-    pub fn put(&mut self, key: impl Into<String>, v: impl Into<AttrValue>) {
+    pub fn put(&mut self, key: impl Into<AttrKey>, v: impl Into<AttrValue>) {
         let key = key.into();
         debug_assert!(self.get(&key).is_none(), "attribute {key} put twice");
         self.0.push((key, v.into()));
     }
 
     /// Sets an attribute, replacing an existing value.
-    pub fn set(&mut self, key: impl Into<String>, v: impl Into<AttrValue>) {
+    pub fn set(&mut self, key: impl Into<AttrKey>, v: impl Into<AttrValue>) {
         let key = key.into();
         let v = v.into();
         match self.0.iter_mut().find(|(k, _)| *k == key) {
@@ -84,7 +88,7 @@ impl Attributes {
             None => self.0.push((key, v)),
         }
     }
-    pub fn put_opt<V: Into<AttrValue>>(&mut self, key: &str, v: Option<V>) {
+    pub fn put_opt<V: Into<AttrValue>>(&mut self, key: &'static str, v: Option<V>) {
         if let Some(v) = v {
             self.put(key, v);
         }
