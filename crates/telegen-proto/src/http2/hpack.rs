@@ -16,6 +16,7 @@
 //! - A block we cannot parse (bad integer, bad Huffman, truncation) leaves the table in
 //!   an unknown state: the decoder resets, the rest of that block is unknown.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::OnceLock;
 
@@ -107,17 +108,17 @@ fn integer(b: &[u8], i: &mut usize, n: u8) -> Result<usize, Malformed> {
     }
 }
 
-/// Decodes a string literal (RFC 7541 5.2), Huffman-coded or raw.
-fn string(b: &[u8], i: &mut usize) -> Result<Vec<u8>, Malformed> {
+/// Decodes a string literal (RFC 7541 5.2), Huffman-coded or raw (borrowed).
+fn string<'a>(b: &'a [u8], i: &mut usize) -> Result<Cow<'a, [u8]>, Malformed> {
     let huff = *b.get(*i).ok_or(Malformed)? & 0x80 != 0;
     let len = integer(b, i, 7)?;
     let end = i.checked_add(len).filter(|&e| e <= b.len()).ok_or(Malformed)?;
     let raw = &b[*i..end];
     *i = end;
     if huff {
-        huffman_decode(raw)
+        huffman_decode(raw).map(Cow::Owned)
     } else {
-        Ok(raw.to_vec())
+        Ok(Cow::Borrowed(raw))
     }
 }
 
@@ -148,36 +149,82 @@ fn tree() -> &'static [[u16; 2]] {
     })
 }
 
-/// RFC 7541 5.2 / Appendix B: EOS inside the string, or padding longer than 7 bits or
-/// not all ones, is an error.
-fn huffman_decode(src: &[u8]) -> Result<Vec<u8>, Malformed> {
-    let t = tree();
-    let mut out = Vec::with_capacity(src.len() * 8 / 5 + 1);
-    let mut k = 0usize;
-    let (mut pad_bits, mut pad_ones) = (0u32, true);
-    for &byte in src {
-        for bit in (0..8).rev() {
-            let b = ((byte >> bit) & 1) as usize;
-            let next = t[k][b];
-            pad_bits += 1;
-            pad_ones &= b == 1;
-            if next >= LEAF {
-                let sym = next - LEAF;
-                if sym == 256 {
-                    return Err(Malformed);
+/// One 4-bit step of the Huffman decoder from a tree node: the node reached, the symbol
+/// completed on the way (at most one: codes are at least 5 bits long), or a failure.
+#[derive(Clone, Copy, Default)]
+struct Nibble {
+    next: u16,
+    /// `NO_SYMBOL`, a byte, or 256 (EOS).
+    sym: u16,
+    fail: bool,
+}
+
+const NO_SYMBOL: u16 = u16::MAX;
+
+/// Per tree node, the 16 nibble steps; and whether ending the string at that node is
+/// valid padding (a path of at most 7 one-bits from the root, RFC 7541 5.2).
+struct Steps {
+    steps: Vec<[Nibble; 16]>,
+    accept: Vec<bool>,
+}
+
+fn steps() -> &'static Steps {
+    static STEPS: OnceLock<Steps> = OnceLock::new();
+    STEPS.get_or_init(|| {
+        let t = tree();
+        let mut steps = vec![[Nibble::default(); 16]; t.len()];
+        for (k, row) in steps.iter_mut().enumerate() {
+            for (nib, step) in row.iter_mut().enumerate() {
+                let (mut cur, mut sym, mut fail) = (k, NO_SYMBOL, false);
+                for bit in (0..4).rev() {
+                    let next = t[cur][(nib >> bit) & 1];
+                    if next >= LEAF {
+                        sym = next - LEAF;
+                        cur = 0;
+                    } else if next == 0 {
+                        fail = true;
+                        break;
+                    } else {
+                        cur = next as usize;
+                    }
                 }
-                out.push(sym as u8);
-                k = 0;
-                pad_bits = 0;
-                pad_ones = true;
-            } else if next == 0 {
-                return Err(Malformed);
-            } else {
-                k = next as usize;
+                *step = Nibble { next: cur as u16, sym, fail };
             }
         }
+        let mut accept = vec![false; t.len()];
+        accept[0] = true;
+        let mut node = 0usize;
+        for _ in 0..7 {
+            let next = t[node][1];
+            if next >= LEAF || next == 0 {
+                break;
+            }
+            node = next as usize;
+            accept[node] = true;
+        }
+        Steps { steps, accept }
+    })
+}
+
+/// RFC 7541 5.2 / Appendix B, a nibble at a time: EOS inside the string, or padding
+/// longer than 7 bits or not all ones, is an error.
+fn huffman_decode(src: &[u8]) -> Result<Vec<u8>, Malformed> {
+    let st = steps();
+    let mut out = Vec::with_capacity(src.len() * 8 / 5 + 1);
+    let mut k = 0usize;
+    for &byte in src {
+        for nib in [byte >> 4, byte & 0xf] {
+            let s = st.steps[k][nib as usize];
+            if s.fail || s.sym == 256 {
+                return Err(Malformed);
+            }
+            if s.sym != NO_SYMBOL {
+                out.push(s.sym as u8);
+            }
+            k = s.next as usize;
+        }
     }
-    if pad_bits > 7 || !pad_ones {
+    if !st.accept[k] {
         return Err(Malformed);
     }
     Ok(out)
@@ -294,11 +341,11 @@ impl Hpack {
         // Literals: with incremental indexing (01), without (0000) or never indexed (0001).
         let indexing = first & 0xc0 == 0x40;
         let idx = integer(b, i, if indexing { 6 } else { 4 })?;
-        let name: Option<Vec<u8>> = if idx == 0 {
+        let name: Option<Cow<'_, [u8]>> = if idx == 0 {
             Some(string(b, i)?)
         } else {
             match self.lookup(idx)? {
-                Resolved::Known(n, _) => Some(n.to_vec()),
+                Resolved::Known(n, _) => Some(Cow::Owned(n.to_vec())),
                 Resolved::ValueOnly | Resolved::Unknown => None,
             }
         };
@@ -308,7 +355,7 @@ impl Hpack {
             None => *unknown += 1,
         }
         if indexing {
-            self.insert(name, value);
+            self.insert(name.map(Cow::into_owned), value.into_owned());
         }
         Ok(())
     }
@@ -500,7 +547,42 @@ mod tests {
         assert_eq!(f.unknown, 2, "63 has an unknown name, 64 is past what we hold");
     }
 
+    /// RFC 7541 Appendix B encoding, for round trips (padding: the EOS prefix, 1 bits).
+    /// Returns the bytes and the number of padding bits.
+    fn huffman_encode(src: &[u8]) -> (Vec<u8>, u32) {
+        let (mut out, mut acc, mut n) = (Vec::new(), 0u64, 0u32);
+        for &c in src {
+            let (code, len) = HUFFMAN_CODES[c as usize];
+            acc = (acc << len) | u64::from(code);
+            n += u32::from(len);
+            while n >= 8 {
+                n -= 8;
+                out.push((acc >> n) as u8);
+            }
+        }
+        if n > 0 {
+            out.push(((acc << (8 - n)) | ((1 << (8 - n)) - 1)) as u8);
+        }
+        (out, if n > 0 { 8 - n } else { 0 })
+    }
+
     proptest::proptest! {
+        #[test]
+        fn huffman_round_trips_every_byte(src in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let (enc, pad) = huffman_encode(&src);
+            proptest::prop_assert_eq!(huffman_decode(&enc).ok(), Some(src.clone()));
+            // A zero bit in the padding is refused.
+            if pad > 0 {
+                let mut bad = enc.clone();
+                *bad.last_mut().unwrap() &= 0xfe;
+                proptest::prop_assert!(huffman_decode(&bad).is_err());
+            }
+            // So is a whole byte of padding (8 one-bits).
+            let mut long = enc.clone();
+            long.push(0xff);
+            proptest::prop_assert!(huffman_decode(&long).is_err());
+        }
+
         /// Blocks from an independent encoder (loona-hpack: dynamic table, evictions)
         /// decode to exactly the fields that went in, block after block.
         #[test]
