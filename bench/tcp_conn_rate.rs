@@ -31,7 +31,10 @@ fn hwm_kb(pid: u32) -> u64 {
 
 fn anon_kb(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines().find(|l| l.starts_with("RssAnon:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+    s.lines()
+        .find(|l| l.starts_with("RssAnon:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn self_cpu_ticks() -> u64 {
@@ -121,7 +124,12 @@ fn main() {
                     .expect("start telegen");
                 // Measure only once every program is loaded and the endpoint serves.
                 let t0 = Instant::now();
-                while !Command::new("curl").args(["-sf", "-o", "/dev/null", &format!("http://{addr}/metrics")]).status().map(|s| s.success()).unwrap_or(false) {
+                while !Command::new("curl")
+                    .args(["-sf", "-o", "/dev/null", &format!("http://{addr}/metrics")])
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false)
+                {
                     assert!(t0.elapsed() < Duration::from_secs(120), "telegen did not start");
                     std::thread::sleep(Duration::from_millis(200));
                 }
@@ -139,13 +147,20 @@ fn main() {
                     let a1 = cpu_ticks(c.id());
                     (
                         format!("{:.2}", (a1 - a0) as f64 / tick / wall * 100.0),
-                        format!("{:.1} ({:.1})", hwm_kb(c.id()) as f64 / 1024.0, anon_kb(c.id()) as f64 / 1024.0),
+                        format!(
+                            "{:.1} ({:.1})",
+                            hwm_kb(c.id()) as f64 / 1024.0,
+                            anon_kb(c.id()) as f64 / 1024.0
+                        ),
                         format!(
                             "{}",
                             metric(addr, "telegen_events_dropped_total{source=\"kernel\"")
                         ),
                         format!("{}", metric(addr, "telegen_events_dropped_total{source=\"user\"")),
-                        format!("{}", metric(addr, "telegen_tcp_connections_opened_total{role=\"client\"")),
+                        format!(
+                            "{}",
+                            metric(addr, "telegen_tcp_connections_opened_total{role=\"client\"")
+                        ),
                     )
                 }
                 None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),

@@ -182,7 +182,11 @@ fn python_server_ipv6_pipelining_large_body_chunked_and_otlp_traces() {
     require_root();
     let py = |name: &str| format!("{}/tests/py/{name}", env!("CARGO_MANIFEST_DIR"));
     let port = free_port();
-    let mut server = Command::new("python3").arg(py("http_server.py")).arg(port.to_string()).spawn().expect("python3");
+    let mut server = Command::new("python3")
+        .arg(py("http_server.py"))
+        .arg(port.to_string())
+        .spawn()
+        .expect("python3");
     let t0 = std::time::Instant::now();
     while std::net::TcpStream::connect(("::1", port)).is_err() {
         assert!(t0.elapsed() < Duration::from_secs(10), "python server did not start");
@@ -193,27 +197,53 @@ fn python_server_ipv6_pipelining_large_body_chunked_and_otlp_traces() {
     let endpoint = format!("http://{rx_addr}");
     let agent = Agent::start_env(
         "    otlp:\n      interval: 1s\n",
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup")],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup"),
+        ],
     );
-    let st = Command::new("python3").arg(py("http_client.py")).args([&port.to_string(), "10000"]).status().unwrap();
+    let st = Command::new("python3")
+        .arg(py("http_client.py"))
+        .args([&port.to_string(), "10000"])
+        .status()
+        .unwrap();
     assert!(st.success(), "python client failed");
 
-    let recs = agent.collect(Duration::from_secs(20), |r| spans(r, "SERVER", port).len() >= 6 && spans(r, "CLIENT", port).len() >= 6);
+    let recs = agent.collect(Duration::from_secs(20), |r| {
+        spans(r, "SERVER", port).len() >= 6 && spans(r, "CLIENT", port).len() >= 6
+    });
     let want = |kind: &str| {
         let mut v: Vec<String> = spans(&recs, kind, port)
             .iter()
-            .map(|r| format!("{} {} {}", r["attributes"]["http.request.method"].as_str().unwrap_or("?"), r["attributes"]["url.path"].as_str().unwrap_or("?"), r["attributes"]["http.response.status_code"]))
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    r["attributes"]["http.request.method"].as_str().unwrap_or("?"),
+                    r["attributes"]["url.path"].as_str().unwrap_or("?"),
+                    r["attributes"]["http.response.status_code"]
+                )
+            })
             .collect();
         v.sort();
         v
     };
-    let expected = vec!["GET /after-upload 200", "GET /chunked 200", "GET /pipe/1 200", "GET /pipe/2 200", "GET /pipe/3 200", "POST /upload 201"];
+    let expected = vec![
+        "GET /after-upload 200",
+        "GET /chunked 200",
+        "GET /pipe/1 200",
+        "GET /pipe/2 200",
+        "GET /pipe/3 200",
+        "POST /upload 201",
+    ];
     assert_eq!(want("SERVER"), expected, "{recs:#?}");
     assert_eq!(want("CLIENT"), expected);
     for s in spans(&recs, "SERVER", port) {
         let a = &s["attributes"];
         assert_eq!(a["network.peer.address"], "::1", "{a}");
-        assert!(a["http.method"].is_string() && a["http.request.method"].is_string(), "http/dup emits both: {a}");
+        assert!(
+            a["http.method"].is_string() && a["http.request.method"].is_string(),
+            "http/dup emits both: {a}"
+        );
         if a["url.path"] == "/upload" {
             assert_eq!(a["http.request.body.size"], 10000, "{a}");
         }
@@ -223,15 +253,28 @@ fn python_server_ipv6_pipelining_large_body_chunked_and_otlp_traces() {
     }
 
     // The same spans over OTLP, with timestamps and ids.
-    rx.wait_for("spans over OTLP", Duration::from_secs(30), |r| r.spans.iter().filter(|s| s.attrs.get("server.port") == Some(&port.to_string())).count() >= 12);
+    rx.wait_for("spans over OTLP", Duration::from_secs(30), |r| {
+        r.spans.iter().filter(|s| s.attrs.get("server.port") == Some(&port.to_string())).count()
+            >= 12
+    });
     rx.snapshot(|r| {
-        let ours: Vec<_> = r.spans.iter().filter(|s| s.attrs.get("server.port") == Some(&port.to_string())).collect();
+        let ours: Vec<_> = r
+            .spans
+            .iter()
+            .filter(|s| s.attrs.get("server.port") == Some(&port.to_string()))
+            .collect();
         for s in &ours {
             assert_eq!(s.trace_id.len(), 16);
             assert!(s.start_ns > 0 && s.end_ns >= s.start_ns, "{s:?}");
-            assert!(s.attrs.contains_key("http.request.method") && s.attrs.contains_key("url.full"), "{s:?}");
+            assert!(
+                s.attrs.contains_key("http.request.method") && s.attrs.contains_key("url.full"),
+                "{s:?}"
+            );
         }
-        let post = ours.iter().find(|s| s.name == "POST /upload" && s.kind == 2).expect("SERVER span POST /upload");
+        let post = ours
+            .iter()
+            .find(|s| s.name == "POST /upload" && s.kind == 2)
+            .expect("SERVER span POST /upload");
         assert_eq!(post.attrs["http.response.status_code"], "201");
     });
     assert!(agent.stop().success());

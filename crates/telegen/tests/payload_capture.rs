@@ -11,9 +11,9 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use common::netns::{require_root, NetnsPair, Side};
+use telegen::capture::channel::EventRx as Receiver;
 use telegen::capture::payload::{PayloadCapture, PayloadCaptureOptions};
 use telegen::stream::{Direction, Observer, Payload, StreamEvent, Transport};
-use telegen::capture::channel::EventRx as Receiver;
 
 const WAIT: Duration = Duration::from_secs(10);
 

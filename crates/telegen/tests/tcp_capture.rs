@@ -12,10 +12,10 @@ use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
+use telegen::capture::channel::EventRx as Receiver;
 use telegen::capture::{
     ConnError, ConnEvent, ConnEventKind, ConnRole, TcpCapture, TcpCaptureOptions,
 };
-use telegen::capture::channel::EventRx as Receiver;
 use tokio::sync::Mutex;
 
 /// One capture at a time (a tokio mutex: the guard lives across awaits; each test has

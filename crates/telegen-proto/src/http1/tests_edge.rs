@@ -22,10 +22,8 @@ fn version_token_in_any_case() {
         (S2C, b"Http/1.0 404 Not Found\r\ncontent-length: 0\r\n\r\n"),
     ]);
     let h = http(&recs);
-    let got: Vec<_> = h
-        .iter()
-        .map(|r| (r.target.as_str(), r.version, r.status, r.response_body_len))
-        .collect();
+    let got: Vec<_> =
+        h.iter().map(|r| (r.target.as_str(), r.version, r.status, r.response_body_len)).collect();
     assert_eq!(
         got,
         [("/index.html", "1.1", Some(200), Some(2)), ("/two", "1.1", Some(404), Some(0))]
@@ -66,10 +64,7 @@ fn http09_simple_requests_and_bodies_until_close() {
         (S2C, b"HTTP/1.0 404 Not Found\r\nContent-Length: 3\r\n\r\nnop"),
     ]);
     let h = http(&recs);
-    assert_eq!(
-        (h[0].version, h[0].status, h[0].response_body_len),
-        ("0.9", Some(404), Some(3))
-    );
+    assert_eq!((h[0].version, h[0].status, h[0].response_body_len), ("0.9", Some(404), Some(3)));
 }
 
 #[test]

@@ -17,9 +17,17 @@ pub enum Frame<'a> {
     /// The payload is not available (too large, or cut by a gap).
     Skipped(FrameHeader),
     /// A piece of a DATA frame's body (padding excluded); `end`: the frame is complete.
-    DataPiece { h: FrameHeader, body: &'a [u8], end: bool },
+    DataPiece {
+        h: FrameHeader,
+        body: &'a [u8],
+        end: bool,
+    },
     /// `body` bytes of a DATA frame's body were lost in a gap.
-    DataLost { h: FrameHeader, body: u64, end: bool },
+    DataLost {
+        h: FrameHeader,
+        body: u64,
+        end: bool,
+    },
 }
 
 /// What [`Framer::gap`] found.
@@ -41,7 +49,11 @@ enum State {
     Payload(FrameHeader),
     /// Inside a DATA frame's payload: `pos` bytes of it seen; `pad` its padding length
     /// once read (PADDED frames).
-    Data { h: FrameHeader, pos: u32, pad: Option<u8> },
+    Data {
+        h: FrameHeader,
+        pos: u32,
+        pad: Option<u8>,
+    },
     Skip(usize),
     Resync,
 }
@@ -135,8 +147,11 @@ impl Framer {
                     let k = remaining.min(data.len());
                     let (range, pad) = data_body(h, pos, k, pad, data.first().copied());
                     let end = k == remaining;
-                    self.state =
-                        if end { State::Header } else { State::Data { h, pos: pos + k as u32, pad } };
+                    self.state = if end {
+                        State::Header
+                    } else {
+                        State::Data { h, pos: pos + k as u32, pad }
+                    };
                     deliver(Frame::DataPiece { h, body: &data[range], end }, stats);
                     data = &data[k..];
                 }
@@ -221,7 +236,9 @@ impl Framer {
         let (state, desync) = match remaining {
             Some(r) if len < r => match self.state {
                 // Still inside the DATA frame: later bytes of it are body again.
-                State::Data { h, pos, pad } => (State::Data { h, pos: pos + len as u32, pad }, false),
+                State::Data { h, pos, pad } => {
+                    (State::Data { h, pos: pos + len as u32, pad }, false)
+                }
                 _ => (State::Skip(r - len), false),
             },
             Some(r) if len == r => (State::Header, false),

@@ -204,15 +204,7 @@ fn h2c_upgrade_continues_on_stream_1() {
     let h = http(&recs);
     let got: Vec<_> = h
         .iter()
-        .map(|r| {
-            (
-                r.version,
-                r.method.as_ref(),
-                r.target.as_str(),
-                r.status,
-                r.response_body_len,
-            )
-        })
+        .map(|r| (r.version, r.method.as_ref(), r.target.as_str(), r.status, r.response_body_len))
         .collect();
     assert_eq!(
         got,
@@ -329,10 +321,8 @@ fn server_push_is_a_request_on_the_promised_stream() {
     let req = block(&mut ce, &[(":method", "GET"), (":path", "/"), (":authority", "a.example")]);
     // The promise's request block goes through the server's encoder (server->client
     // HPACK state), then the pushed response and the main response.
-    let promised = block(
-        &mut se,
-        &[(":method", "GET"), (":path", "/style.css"), (":authority", "a.example")],
-    );
+    let promised =
+        block(&mut se, &[(":method", "GET"), (":path", "/style.css"), (":authority", "a.example")]);
     let mut pp = 2u32.to_be_bytes().to_vec();
     pp.extend(&promised);
     let r1 = block(&mut se, &[(":status", "200")]);

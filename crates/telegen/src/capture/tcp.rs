@@ -302,10 +302,10 @@ impl Reader {
             if let Some(ev) = self.decode(&r) {
                 self.user.existing.fetch_add(1, Ordering::Relaxed);
                 batch.push(ev);
-                if batch.len() == channel::MAX_BATCH {
-                    if self.tx.send_all(std::mem::take(&mut batch)).await.is_err() {
-                        return;
-                    }
+                if batch.len() == channel::MAX_BATCH
+                    && self.tx.send_all(std::mem::take(&mut batch)).await.is_err()
+                {
+                    return;
                 }
             }
         }

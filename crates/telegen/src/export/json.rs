@@ -156,6 +156,9 @@ const BATCHES_QUEUED: usize = 8;
 /// up promptly.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
 
+/// Lines handed to the writer at once, and how many.
+type Batch = (Vec<u8>, usize);
+
 /// Lines serialized but not yet handed to the writer.
 #[derive(Default)]
 struct Pending {
@@ -169,8 +172,7 @@ struct Pending {
 /// past `capacity` waiting, so a slow terminal never stalls capture; replay mode blocks
 /// instead, losing nothing.
 pub struct JsonSink {
-    /// Batches and their line counts.
-    tx: Mutex<Option<SyncSender<(Vec<u8>, usize)>>>,
+    tx: Mutex<Option<SyncSender<Batch>>>,
     blocking: bool,
     pending: Arc<Mutex<Pending>>,
     /// Lines that may wait (live mode), pending and queued together.
@@ -188,7 +190,7 @@ impl JsonSink {
         blocking: bool,
         telemetry: SelfTelemetry,
     ) -> Self {
-        let (tx, rx) = sync_channel::<(Vec<u8>, usize)>(BATCHES_QUEUED);
+        let (tx, rx) = sync_channel::<Batch>(BATCHES_QUEUED);
         let pending = Arc::new(Mutex::new(Pending::default()));
         let queued_lines = Arc::new(AtomicUsize::new(0));
         let (shared, queued) = (pending.clone(), queued_lines.clone());
@@ -363,7 +365,12 @@ mod tests {
     fn event(n: u64) -> Signal {
         let mut a = Attributes::default();
         a.put("n", n);
-        Signal::Event(Event { name: "x", time_unix_nano: n, severity: Severity::Info, attributes: a })
+        Signal::Event(Event {
+            name: "x",
+            time_unix_nano: n,
+            severity: Severity::Info,
+            attributes: a,
+        })
     }
 
     #[test]

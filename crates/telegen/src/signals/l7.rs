@@ -8,8 +8,8 @@ use super::metrics::{
 use super::record::{new_ids, Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};
 use crate::export::telemetry::SelfTelemetry;
 use crate::stream::{ConnKey, Observer, Payload, StreamEvent};
-use globset::GlobSet;
 use crate::util::FastMap;
+use globset::GlobSet;
 use std::collections::HashSet;
 use std::sync::Arc;
 use telegen_proto::record::{DnsRecord, HttpRecord, Record};
@@ -241,7 +241,12 @@ impl L7Signals {
 
     /// Records mapped so far, by protocol (`http`, `dns`); protocols with none are absent.
     pub fn records_by_protocol(&self) -> Vec<(&'static str, u64)> {
-        RECORD_KINDS.iter().zip(self.record_counts).filter(|(_, n)| *n > 0).map(|(k, n)| (*k, n)).collect()
+        RECORD_KINDS
+            .iter()
+            .zip(self.record_counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (*k, n))
+            .collect()
     }
 
     pub fn connections(&self) -> usize {
@@ -710,7 +715,9 @@ mod tests {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
         assert!(
-            text.contains(r#"telegen_capture_skipped_total{source="dns",reason="multicast_unanswered"} 1"#),
+            text.contains(
+                r#"telegen_capture_skipped_total{source="dns",reason="multicast_unanswered"} 1"#
+            ),
             "{text}"
         );
     }

@@ -72,11 +72,7 @@ impl<H> SeriesCache<H> {
             max,
             hasher: Hasher::default(),
             overflow_count,
-            inner: Mutex::new(CacheInner {
-                map: HashMap::default(),
-                len: 0,
-                overflow: None,
-            }),
+            inner: Mutex::new(CacheInner { map: HashMap::default(), len: 0, overflow: None }),
         }
     }
 
@@ -85,7 +81,12 @@ impl<H> SeriesCache<H> {
     }
 
     /// Runs `f` on the handle of `values`, resolving it with `make` the first time.
-    fn with<R>(&self, values: &[&str], make: impl FnOnce(&Labels) -> H, f: impl FnOnce(&H) -> R) -> R {
+    fn with<R>(
+        &self,
+        values: &[&str],
+        make: impl FnOnce(&Labels) -> H,
+        f: impl FnOnce(&H) -> R,
+    ) -> R {
         debug_assert_eq!(values.len(), self.names.len(), "label values of {:?}", self.names);
         let h = self.hasher.hash_one(values);
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -274,7 +275,9 @@ impl CounterVec {
 
 /// A gauge family. Clones share the family.
 #[derive(Clone)]
-pub struct GaugeVec(Arc<Inner<Family<Labels, IGauge>, opentelemetry::metrics::Gauge<i64>, GaugeSeries>>);
+pub struct GaugeVec(
+    Arc<Inner<Family<Labels, IGauge>, opentelemetry::metrics::Gauge<i64>, GaugeSeries>>,
+);
 
 impl GaugeVec {
     pub fn series(&self, values: &[&str]) -> GaugeSeries {
@@ -303,15 +306,13 @@ impl prometheus_client::metrics::family::MetricConstructor<PHistogram> for Bucke
 
 /// A histogram family. Clones share the family.
 #[derive(Clone)]
-pub struct HistogramVec(
-    Arc<
-        Inner<
-            Family<Labels, PHistogram, Buckets>,
-            opentelemetry::metrics::Histogram<f64>,
-            HistogramSeries,
-        >,
-    >,
-);
+pub struct HistogramVec(Arc<HistogramInner>);
+
+type HistogramInner = Inner<
+    Family<Labels, PHistogram, Buckets>,
+    opentelemetry::metrics::Histogram<f64>,
+    HistogramSeries,
+>;
 
 impl HistogramVec {
     pub fn series(&self, values: &[&str]) -> HistogramSeries {

@@ -14,8 +14,8 @@ use super::metrics::{
 };
 use super::record::{Attributes, Event, Severity, Signal};
 use crate::capture::{ConnError, ConnEvent, ConnEventKind, ConnRole};
-use prometheus_client::metrics::counter::Counter;
 use crate::util::FastMap;
+use prometheus_client::metrics::counter::Counter;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -50,20 +50,100 @@ pub struct TcpMetrics {
 impl TcpMetrics {
     pub fn new(b: &mut MetricsBuilder<'_>) -> Self {
         let m = |prom, otel, help| MetricName { prom, otel, help };
-        let connections = b.gauge(m("telegen_tcp_connections", "telegen.tcp.connections", "Live TCP connections (local sockets) by state"), &["state"]);
-        let opened = b.counter(m("telegen_tcp_connections_opened", "telegen.tcp.connections.opened", "TCP connections opened, by role (client/server); scaled by sample_rate"), &["role"]);
-        let closed = b.counter(m("telegen_tcp_connections_closed", "telegen.tcp.connections.closed", "TCP connections closed; scaled by sample_rate"), &[]);
+        let connections = b.gauge(
+            m(
+                "telegen_tcp_connections",
+                "telegen.tcp.connections",
+                "Live TCP connections (local sockets) by state",
+            ),
+            &["state"],
+        );
+        let opened = b.counter(
+            m(
+                "telegen_tcp_connections_opened",
+                "telegen.tcp.connections.opened",
+                "TCP connections opened, by role (client/server); scaled by sample_rate",
+            ),
+            &["role"],
+        );
+        let closed = b.counter(
+            m(
+                "telegen_tcp_connections_closed",
+                "telegen.tcp.connections.closed",
+                "TCP connections closed; scaled by sample_rate",
+            ),
+            &[],
+        );
         let errors = b.counter(m("telegen_tcp_connection_errors", "telegen.tcp.connection.errors", "TCP connection errors by error_type (refused, reset, timeout, other); scaled by sample_rate"), &["error_type"]);
-        let retransmits_total = b.counter(m("telegen_tcp_retransmits", "telegen.tcp.retransmits", "Retransmitted TCP segments; scaled by sample_rate"), &[]);
-        let segments = b.counter(m("telegen_tcp_segments", "telegen.tcp.segments", "TCP segments by direction (in/out); scaled by sample_rate"), &["direction"]);
+        let retransmits_total = b.counter(
+            m(
+                "telegen_tcp_retransmits",
+                "telegen.tcp.retransmits",
+                "Retransmitted TCP segments; scaled by sample_rate",
+            ),
+            &[],
+        );
+        let segments = b.counter(
+            m(
+                "telegen_tcp_segments",
+                "telegen.tcp.segments",
+                "TCP segments by direction (in/out); scaled by sample_rate",
+            ),
+            &["direction"],
+        );
         TcpMetrics {
-            rtt_us: b.gauge(m("tcp_rtt_us", "tcp.rtt", "Smoothed RTT in microseconds, latest sample per client/server/port"), FLOW),
-            retransmits: b.counter(m("tcp_retransmits", "tcp.retransmits", "Retransmitted segments per client/server/port"), FLOW),
-            bytes_sent: b.counter(m("tcp_bytes_sent", "tcp.bytes_sent", "Bytes sent by the local socket, per client/server/port"), FLOW),
-            bytes_received: b.counter(m("tcp_bytes_received", "tcp.bytes_received", "Bytes received by the local socket, per client/server/port"), FLOW),
-            conn_bytes_sent: b.counter(m("telegen_connection_bytes_sent", "telegen.connection.bytes_sent", "Lifetime bytes sent of closed connections (src, dst, port)"), &["src", "dst", "port"]),
-            conn_bytes_received: b.counter(m("telegen_connection_bytes_received", "telegen.connection.bytes_received", "Lifetime bytes received of closed connections (src, dst, port)"), &["src", "dst", "port"]),
-            table_evictions: b.internal_counter("telegen_tcp_table_evictions", "Connections evicted from the user-space connection table because it was full"),
+            rtt_us: b.gauge(
+                m(
+                    "tcp_rtt_us",
+                    "tcp.rtt",
+                    "Smoothed RTT in microseconds, latest sample per client/server/port",
+                ),
+                FLOW,
+            ),
+            retransmits: b.counter(
+                m(
+                    "tcp_retransmits",
+                    "tcp.retransmits",
+                    "Retransmitted segments per client/server/port",
+                ),
+                FLOW,
+            ),
+            bytes_sent: b.counter(
+                m(
+                    "tcp_bytes_sent",
+                    "tcp.bytes_sent",
+                    "Bytes sent by the local socket, per client/server/port",
+                ),
+                FLOW,
+            ),
+            bytes_received: b.counter(
+                m(
+                    "tcp_bytes_received",
+                    "tcp.bytes_received",
+                    "Bytes received by the local socket, per client/server/port",
+                ),
+                FLOW,
+            ),
+            conn_bytes_sent: b.counter(
+                m(
+                    "telegen_connection_bytes_sent",
+                    "telegen.connection.bytes_sent",
+                    "Lifetime bytes sent of closed connections (src, dst, port)",
+                ),
+                &["src", "dst", "port"],
+            ),
+            conn_bytes_received: b.counter(
+                m(
+                    "telegen_connection_bytes_received",
+                    "telegen.connection.bytes_received",
+                    "Lifetime bytes received of closed connections (src, dst, port)",
+                ),
+                &["src", "dst", "port"],
+            ),
+            table_evictions: b.internal_counter(
+                "telegen_tcp_table_evictions",
+                "Connections evicted from the user-space connection table because it was full",
+            ),
             connections_by_state: STATES.map(|s| connections.series(&[s])),
             opened_by_role: ROLES.map(|r| opened.series(&[role_str(r)])),
             errors_by_type: ERROR_TYPES.map(|e| errors.series(&[e.as_str()])),
@@ -270,7 +350,13 @@ impl TcpSignals {
     }
 
     /// Records the differences between `ev`'s totals and `last`; returns the new totals.
-    fn apply(m: &TcpMetrics, flow: &FlowSeries, ev: &ConnEvent, last: &Totals, scale: u64) -> Totals {
+    fn apply(
+        m: &TcpMetrics,
+        flow: &FlowSeries,
+        ev: &ConnEvent,
+        last: &Totals,
+        scale: u64,
+    ) -> Totals {
         let d = |now: u64, before: u64| now.saturating_sub(before);
         let mut d_retr = d(ev.retransmits, last.retransmits);
         if matches!(ev.kind, ConnEventKind::Retransmit) && d_retr == 0 {
