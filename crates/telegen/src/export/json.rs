@@ -13,7 +13,7 @@ use super::telemetry::SelfTelemetry;
 use super::SignalSink;
 use crate::signals::{Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};
 use serde::{Serialize, Serializer};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
@@ -25,39 +25,15 @@ pub fn rfc3339(ns: u64) -> String {
     humantime::format_rfc3339_nanos(UNIX_EPOCH + Duration::from_nanos(ns)).to_string()
 }
 
-pub fn span_json(s: &Span) -> Value {
-    json!({
-        "type": "span",
-        "timestamp": rfc3339(s.start_time_unix_nano),
-        "name": s.name,
-        "kind": s.kind,
-        "trace_id": format!("{:032x}", s.trace_id),
-        "span_id": format!("{:016x}", s.span_id),
-        "start_time_unix_nano": s.start_time_unix_nano,
-        "end_time_unix_nano": s.end_time_unix_nano,
-        "duration_ms": s.duration_ms(),
-        "status": s.status,
-        "service.name": s.service_name,
-        "attributes": s.attributes,
-    })
-}
-
-pub fn event_json(e: &Event) -> Value {
-    json!({
-        "type": "event",
-        "timestamp": rfc3339(e.time_unix_nano),
-        "name": e.name,
-        "time_unix_nano": e.time_unix_nano,
-        "severity": e.severity,
-        "attributes": e.attributes,
-    })
-}
-
+/// The JSON object of a record as a `Value` (tests, snapshots): the same serialization
+/// as [`write_signal_line`].
 pub fn signal_json(s: &Signal) -> Value {
-    match s {
-        Signal::Span(s) => span_json(s),
-        Signal::Event(e) => event_json(e),
-    }
+    let v = match s {
+        Signal::Span(s) => serde_json::to_value(SpanLine::from(s)),
+        Signal::Event(e) => serde_json::to_value(EventLine::from(e)),
+    };
+    // Every field serializes (non-finite floats become null).
+    v.unwrap_or(Value::Null)
 }
 
 /// Serializes `s` as one JSON line (with its newline) onto `out`: the same object as

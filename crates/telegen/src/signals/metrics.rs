@@ -187,6 +187,16 @@ struct Inner<F, O, H> {
     cache: SeriesCache<H>,
 }
 
+impl<P: Clone, O: Clone, C> Inner<Family<Labels, P, C>, O, Series<P, O>>
+where
+    C: prometheus_client::metrics::family::MetricConstructor<P>,
+{
+    /// Runs `f` on the series of `values`, resolving it the first time.
+    fn with<R>(&self, values: &[&str], f: impl FnOnce(&Series<P, O>) -> R) -> R {
+        self.cache.with(values, |l| resolve(&self.prom, &self.otel, l), f)
+    }
+}
+
 /// One resolved series of a metric: the Prometheus cell and, with OTLP on, the OTel
 /// instrument with its attribute set. Cheap to clone; updates are lock-free.
 #[derive(Clone)]
@@ -256,12 +266,10 @@ pub struct CounterVec(
 impl CounterVec {
     /// The series of `values` (one per label name, in the order given at build time).
     pub fn series(&self, values: &[&str]) -> CounterSeries {
-        let i = &*self.0;
-        i.cache.with(values, |l| resolve(&i.prom, &i.otel, l), Clone::clone)
+        self.0.with(values, Clone::clone)
     }
     pub fn add(&self, values: &[&str], v: u64) {
-        let i = &*self.0;
-        i.cache.with(values, |l| resolve(&i.prom, &i.otel, l), |s| s.add(v))
+        self.0.with(values, |s| s.add(v))
     }
     pub fn inc(&self, values: &[&str]) {
         self.add(values, 1)
@@ -281,12 +289,10 @@ pub struct GaugeVec(
 
 impl GaugeVec {
     pub fn series(&self, values: &[&str]) -> GaugeSeries {
-        let i = &*self.0;
-        i.cache.with(values, |l| resolve(&i.prom, &i.otel, l), Clone::clone)
+        self.0.with(values, Clone::clone)
     }
     pub fn set(&self, values: &[&str], v: i64) {
-        let i = &*self.0;
-        i.cache.with(values, |l| resolve(&i.prom, &i.otel, l), |s| s.set(v))
+        self.0.with(values, |s| s.set(v))
     }
     pub fn get(&self, values: &[&str]) -> i64 {
         let i = &*self.0;
@@ -316,12 +322,10 @@ type HistogramInner = Inner<
 
 impl HistogramVec {
     pub fn series(&self, values: &[&str]) -> HistogramSeries {
-        let i = &*self.0;
-        i.cache.with(values, |l| resolve(&i.prom, &i.otel, l), Clone::clone)
+        self.0.with(values, Clone::clone)
     }
     pub fn observe(&self, values: &[&str], v: f64) {
-        let i = &*self.0;
-        i.cache.with(values, |l| resolve(&i.prom, &i.otel, l), |s| s.observe(v))
+        self.0.with(values, |s| s.observe(v))
     }
 }
 

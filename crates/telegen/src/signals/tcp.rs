@@ -336,17 +336,19 @@ impl TcpSignals {
     }
 
     /// Adds the counter deltas of `ev` against the last totals seen for its connection.
-    fn account(&mut self, ev: &ConnEvent) {
+    /// Returns the flow's series handles (for callers with more to record on them).
+    fn account(&mut self, ev: &ConnEvent) -> Arc<FlowSeries> {
         let scale = ev.sample_rate.max(1) as u64;
         let flow = self.flow(ev);
         let m = &self.m;
         let Some(c) = self.conns.get_mut(&ev.conn_id) else {
             // Not tracked (refused before any state): totals are lifetime values.
             Self::apply(m, &flow, ev, &Totals::default(), scale);
-            return;
+            return flow;
         };
         c.totals = Self::apply(m, &flow, ev, &c.totals, scale);
         c.last_ts = ev.ts_ns;
+        flow
     }
 
     /// Records the differences between `ev`'s totals and `last`; returns the new totals.
@@ -435,10 +437,11 @@ impl TcpSignals {
                 }
             }
             ConnEventKind::Close => {
-                if self.conns.contains_key(&ev.conn_id) {
-                    self.account(ev);
-                }
-                let flow = self.flow(ev);
+                let flow = if self.conns.contains_key(&ev.conn_id) {
+                    self.account(ev)
+                } else {
+                    self.flow(ev)
+                };
                 flow.conn_bytes_sent.add(ev.bytes_sent);
                 flow.conn_bytes_received.add(ev.bytes_received);
                 self.finish(ev);

@@ -162,15 +162,13 @@ impl Decoder {
         }
     }
 
-    fn state(&mut self, sock: u64) -> &mut SockState {
+    /// Advances the clock and, when the table is full and `sock` is new, evicts (the
+    /// membership test runs only then: one lookup per event otherwise).
+    fn make_room(&mut self, sock: u64) {
         self.tick += 1;
-        if !self.sockets.contains_key(&sock) && self.sockets.len() >= self.cfg.max_sockets.max(1) {
+        if self.sockets.len() >= self.cfg.max_sockets.max(1) && !self.sockets.contains_key(&sock) {
             self.evict();
         }
-        let tick = self.tick;
-        let st = self.sockets.entry(sock).or_default();
-        st.last_seen = tick;
-        st
     }
 
     /// Drops the least recently used eighth of the sockets (amortised O(1)).
@@ -236,16 +234,17 @@ impl Decoder {
         let unconnected = h.flags & abi::flag::UNCONNECTED != 0;
         let conn_id = if unconnected { flow_id(h.conn_id, &remote) } else { h.conn_id };
         let max_flows = self.cfg.max_flows_per_socket;
+        self.make_room(h.conn_id);
+        let st = self.sockets.entry(h.conn_id).or_default();
+        st.last_seen = self.tick;
         // The socket's last process is almost always this one: no cache lookup then.
-        let known = self.sockets.get(&h.conn_id).and_then(|st| st.process.clone()).filter(|p| {
+        let same = st.process.as_ref().is_some_and(|p| {
             p.pid == h.pid && p.comm.as_bytes() == crate::capture::abi::comm_bytes(&h.comm)
         });
-        let process = match known {
-            Some(p) => Some(p),
-            None => self.processes.get(h.pid, &h.comm),
-        };
-        let st = self.state(h.conn_id);
-        st.process = process.clone();
+        if !same {
+            st.process = self.processes.get(h.pid, &h.comm);
+        }
+        let process = st.process.clone();
         let mut lead_gap = 0;
         if transport == Transport::Tcp {
             let idx = if egress { 0 } else { 1 };
