@@ -3,7 +3,7 @@
 //! (interleaved, repeated), and reports achieved rate, client CPU per connection, agent
 //! CPU and peak RSS, and the agent's own drop counters.
 //!
-//! Run (root): cargo run --release --example tcp_conn_rate -- [rate] [seconds] [repeats]
+//! Run (root): cargo run --release --example tcp_conn_rate -- [rate] [seconds] [repeats] [client threads]
 //! Results go to docs/benchmarks.md by hand, with the command line.
 
 use std::io::{Read, Write};
@@ -29,10 +29,10 @@ fn hwm_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn anon_kb(pid: u32) -> u64 {
+fn rss_kb(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     s.lines()
-        .find(|l| l.starts_with("RssAnon:"))
+        .find(|l| l.starts_with("VmRSS:"))
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         .unwrap_or(0)
 }
@@ -41,47 +41,62 @@ fn self_cpu_ticks() -> u64 {
     cpu_ticks(std::process::id())
 }
 
-/// Opens and closes connections at `rate`/s for `secs`; returns connections made.
-fn load(rate: u64, secs: u64) -> u64 {
+/// Opens and closes connections at `rate`/s for `secs` from `threads` client threads
+/// (each paced to its share) against `threads` blocking acceptors; returns connections
+/// made. One thread cannot go past about 6k connections/s on loopback (each connection
+/// is a full round trip), so the rate is spread.
+fn load(rate: u64, secs: u64, threads: u64) -> u64 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let stop = Arc::new(AtomicBool::new(false));
-    let st = stop.clone();
-    let srv = std::thread::spawn(move || {
-        l.set_nonblocking(true).unwrap();
-        let mut n = 0u64;
-        while !st.load(Ordering::Relaxed) {
-            match l.accept() {
-                Ok((mut s, _)) => {
-                    s.set_nonblocking(false).ok();
-                    let mut b = [0u8; 16];
-                    let _ = s.read(&mut b);
-                    let _ = s.write_all(b"ok");
-                    n += 1;
+    let servers: Vec<_> = (0..threads)
+        .map(|_| {
+            let l = l.try_clone().unwrap();
+            let st = stop.clone();
+            std::thread::spawn(move || {
+                while !st.load(Ordering::Relaxed) {
+                    if let Ok((mut s, _)) = l.accept() {
+                        let mut b = [0u8; 16];
+                        let _ = s.read(&mut b);
+                        let _ = s.write_all(b"ok");
+                    }
                 }
-                Err(_) => std::thread::sleep(Duration::from_micros(50)),
-            }
-        }
-        n
-    });
-    let t0 = Instant::now();
-    let mut made = 0u64;
-    let end = Duration::from_secs(secs);
-    while t0.elapsed() < end {
-        let due = (t0.elapsed().as_secs_f64() * rate as f64) as u64;
-        if made >= due {
-            std::thread::sleep(Duration::from_micros(100));
-            continue;
-        }
-        if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = c.write_all(b"hello");
-            let mut b = [0u8; 2];
-            let _ = c.read_exact(&mut b);
-            made += 1;
-        }
-    }
+            })
+        })
+        .collect();
+    let share = rate as f64 / threads as f64;
+    let clients: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let t0 = Instant::now();
+                let mut made = 0u64;
+                let end = Duration::from_secs(secs);
+                while t0.elapsed() < end {
+                    let due = (t0.elapsed().as_secs_f64() * share) as u64;
+                    if made >= due {
+                        std::thread::sleep(Duration::from_micros(100));
+                        continue;
+                    }
+                    if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
+                        let _ = c.write_all(b"hello");
+                        let mut b = [0u8; 2];
+                        let _ = c.read_exact(&mut b);
+                        made += 1;
+                    }
+                }
+                made
+            })
+        })
+        .collect();
+    let made = clients.into_iter().map(|c| c.join().unwrap_or(0)).sum();
     stop.store(true, Ordering::Relaxed);
-    let _ = srv.join();
+    // Wake every acceptor blocked in accept().
+    for _ in &servers {
+        let _ = TcpStream::connect(("127.0.0.1", port));
+    }
+    for s in servers {
+        let _ = s.join();
+    }
     made
 }
 
@@ -100,9 +115,10 @@ fn main() {
     let rate: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
     let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
     let reps: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(2);
+    let threads: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(2).max(1);
     let bin = std::env::var("TELEGEN_BIN").unwrap_or_else(|_| "target/release/telegen".into());
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    println!("| run | agent | conns/s achieved | client+server CPU µs/conn | agent CPU % of one core | agent peak RSS MB (of which heap) | kernel losses | user losses | connections counted |");
+    println!("| run | agent | conns/s achieved | client+server CPU µs/conn | agent CPU % of one core | agent RSS MB, max during the load (start-up peak) | kernel losses | user losses | connections counted |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for rep in 0..reps {
         for with_agent in [false, true] {
@@ -138,7 +154,22 @@ fn main() {
             let a0 = agent.as_ref().map(|c| cpu_ticks(c.id())).unwrap_or(0);
             let s0 = self_cpu_ticks();
             let t0 = Instant::now();
-            let n = load(rate, secs);
+            // The agent's resident set, sampled every 250 ms while the load runs.
+            let sampling = Arc::new(AtomicBool::new(true));
+            let sampler = agent.as_ref().map(|c| {
+                let (pid, on) = (c.id(), sampling.clone());
+                std::thread::spawn(move || {
+                    let mut max = 0;
+                    while on.load(Ordering::Relaxed) {
+                        max = max.max(rss_kb(pid));
+                        std::thread::sleep(Duration::from_millis(250));
+                    }
+                    max
+                })
+            });
+            let n = load(rate, secs, threads);
+            sampling.store(false, Ordering::Relaxed);
+            let rss_max = sampler.map(|t| t.join().unwrap_or(0)).unwrap_or(0);
             let wall = t0.elapsed().as_secs_f64();
             let s1 = self_cpu_ticks();
             let (acpu, rss, kd, ud, counted) = match &agent {
@@ -149,8 +180,8 @@ fn main() {
                         format!("{:.2}", (a1 - a0) as f64 / tick / wall * 100.0),
                         format!(
                             "{:.1} ({:.1})",
-                            hwm_kb(c.id()) as f64 / 1024.0,
-                            anon_kb(c.id()) as f64 / 1024.0
+                            rss_max as f64 / 1024.0,
+                            hwm_kb(c.id()) as f64 / 1024.0
                         ),
                         format!(
                             "{}",

@@ -98,10 +98,14 @@ pub async fn run_until(
         fanout.push(Box::new(SharedSink(o.clone())));
     }
 
-    // Kernel capture.
+    // Kernel capture. Both objects are relocated against one parse of the kernel's BTF,
+    // freed (and the heap it grew handed back) once they are loaded.
     let tcp = &eff.tcp;
+    let l7_on = eff.payload.enabled && (eff.http.enabled || eff.dns.enabled);
+    let btf = if tcp.enabled || l7_on { crate::capture::loader::kernel_btf().ok() } else { None };
+    let ring_bytes = ring_share(eff.ring_buffer_size, tcp.enabled as u64 + l7_on as u64);
     let cap_opts = TcpCaptureOptions {
-        ring_buffer_size: eff.ring_buffer_size,
+        ring_buffer_size: ring_bytes,
         sample_rate: tcp.sample_rate,
         include_ports: eff.include_ports.clone(),
         exclude_ports: eff.exclude_ports.clone(),
@@ -119,7 +123,6 @@ pub async fn run_until(
         (None, None)
     };
     // Socket payload capture: the input of HTTP and DNS tracing.
-    let l7_on = eff.payload.enabled && (eff.http.enabled || eff.dns.enabled);
     let (mut payload, mut payload_rx) = if l7_on {
         let popts = PayloadCaptureOptions {
             max_payload_bytes: eff.payload.max_payload_bytes,
@@ -129,7 +132,7 @@ pub async fn run_until(
             include_ports: eff.include_ports.clone(),
             exclude_ports: eff.exclude_ports.clone(),
             sample_rate: tcp.sample_rate,
-            ring_buffer_size: eff.ring_buffer_size,
+            ring_buffer_size: ring_bytes,
             ..PayloadCaptureOptions::default()
         };
         match PayloadCapture::start(popts) {
@@ -143,6 +146,8 @@ pub async fn run_until(
     } else {
         (None, None)
     };
+    drop(btf);
+    crate::util::release_free_heap();
     let l7_opts = L7Options { emit_spans: !fanout.is_empty(), ..L7Options::from_effective(&eff) };
     let mut l7 = L7Signals::new(l7_opts, l7_metrics, telemetry.clone());
 
@@ -343,4 +348,24 @@ fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "?".into())
+}
+
+/// Each ring's share of `agent.network.ring_buffer_size` (a power of two) when `rings`
+/// rings run: an even split, at least one page.
+fn ring_share(total: u64, rings: u64) -> u64 {
+    (total / rings.max(1).next_power_of_two()).max(4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ring_share;
+
+    #[test]
+    fn rings_split_the_configured_memory() {
+        assert_eq!(ring_share(16 << 20, 2), 8 << 20);
+        assert_eq!(ring_share(16 << 20, 1), 16 << 20);
+        assert_eq!(ring_share(16 << 20, 0), 16 << 20);
+        // Never below one page, even when the total is one page.
+        assert_eq!(ring_share(4096, 2), 4096);
+    }
 }

@@ -265,6 +265,61 @@ async fn tcp_send_and_receive_variants_arrive_exactly() {
     assert_eq!(st.user_channel_dropped, 0);
 }
 
+/// The ring's data pages are mapped once, so records that cross the end of the ring are
+/// copied together by the reader: a 16 KiB ring carrying a few hundred KiB of records of
+/// uneven sizes laps many times, and every byte still arrives, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_crossing_the_ring_end_arrive_whole() {
+    let (cap, mut rx) = start(PayloadCaptureOptions { ring_buffer_size: 16384, ..opts() });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let mut sent = b"POST /laps HTTP/1.1\r\nContent-Length: 999999\r\n\r\n".to_vec();
+    for i in 0..300usize {
+        let len = 1 + (i * 7919) % 700;
+        sent.extend((0..len).map(|j| b'a' + ((i + j) % 26) as u8));
+    }
+    let chunks: Vec<usize> = (0..300usize).map(|i| 1 + (i * 7919) % 700).collect();
+    let bytes = sent.clone();
+    tokio::task::spawn_blocking(move || {
+        let (c, s) = tcp_pair(&listener);
+        let (cfd, sfd) = (c.as_raw_fd(), s.as_raw_fd());
+        let head = bytes.len() - chunks.iter().sum::<usize>();
+        let mut at = 0;
+        for len in std::iter::once(head).chain(chunks) {
+            sys_write(cfd, &bytes[at..at + len]);
+            assert_eq!(sys_read_exact(sfd, len, "read"), &bytes[at..at + len]);
+            at += len;
+            // Paced so that the 10 ms reader keeps up with a 16 KiB ring.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    })
+    .await
+    .unwrap();
+    let evs = collect(
+        &mut rx,
+        |e| e.key.server == server_addr,
+        |evs| {
+            stream(evs, Observer::Client, Direction::ClientToServer).0.len() >= sent.len()
+                && stream(evs, Observer::Server, Direction::ClientToServer).0.len() >= sent.len()
+        },
+    )
+    .await;
+    let st = cap.stats();
+    assert_eq!(st.ringbuf_full, 0, "paced writes must not overflow the ring: {st:?}");
+    for obs in [Observer::Client, Observer::Server] {
+        let (data, gaps) = stream(&evs, obs, Direction::ClientToServer);
+        assert_eq!(gaps, 0, "{obs:?}");
+        assert!(
+            data == sent,
+            "{obs:?}: {} of {} bytes, first difference at {:?}",
+            data.len(),
+            sent.len(),
+            data.iter().zip(&sent).position(|(a, b)| a != b)
+        );
+    }
+    assert!(st.user_records_wrapped > 0, "no record crossed the ring's end: {st:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payload_above_the_cap_is_prefix_and_gap() {
     let (cap, mut rx) = start(PayloadCaptureOptions { max_payload_bytes: 1000, ..opts() });

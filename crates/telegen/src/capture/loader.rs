@@ -9,6 +9,7 @@
 //! (or the process dying, even by SIGKILL) removes everything from the kernel.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, Weak};
 
 use aya::programs::{BtfTracePoint, Program, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
@@ -89,7 +90,7 @@ pub struct LoadSettings {
 /// The loaded object plus the hook report.
 pub struct ConnProgs {
     pub ebpf: Ebpf,
-    pub btf: Btf,
+    pub btf: Arc<Btf>,
     pub hooks: Vec<HookReport>,
 }
 
@@ -124,6 +125,23 @@ fn is_mounted(target: &str, fstype: &str) -> bool {
             })
         })
         .unwrap_or(false)
+}
+
+/// The kernel's BTF, parsed from /sys/kernel/btf/vmlinux. Parsing takes about 15 MB of
+/// heap and tens of milliseconds, so the result is shared: every object loaded while some
+/// caller still holds the returned `Arc` reuses it, and it is freed with the last holder
+/// (`run` holds one across all its loads, then drops it).
+pub fn kernel_btf() -> Result<Arc<Btf>, LoadError> {
+    static CACHE: Mutex<Weak<Btf>> = Mutex::new(Weak::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(btf) = cache.upgrade() {
+        return Ok(btf);
+    }
+    let btf = Arc::new(Btf::from_sys_fs().map_err(LoadError::Btf)?);
+    // The parse leaves its file buffer and outgrown vectors behind.
+    crate::util::release_free_heap();
+    *cache = Arc::downgrade(&btf);
+    Ok(btf)
 }
 
 /// Raises RLIMIT_MEMLOCK; kernels that charge BPF memory to the cgroup do not need it,
@@ -193,7 +211,7 @@ impl<'a> Admission<'a> {
 pub fn load(s: &LoadSettings) -> Result<ConnProgs, LoadError> {
     ensure_mounts();
     raise_memlock();
-    let btf = Btf::from_sys_fs().map_err(LoadError::Btf)?;
+    let btf = kernel_btf()?;
     let adm = Admission::new(&s.include_ports, &s.exclude_ports, s.port_filter_max, s.sample_rate);
     let (rtt, retx, stats) = (s.rtt as u32, s.retransmits as u32, s.stats as u32);
     let mut ebpf = adm

@@ -27,7 +27,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aya::maps::{MapData, RingBuf};
 use tracing::debug;
 
 use self::abi::{cnt, RawPayloadEvent};
@@ -36,7 +35,7 @@ use self::kernel::KernelSettings;
 use super::channel::{self, EventRx, EventTx};
 use super::loader::{self, HookReport, LoadError};
 use super::programs::{self, take_map, Running};
-use super::ringbuf::{self, Drain, Ring};
+use super::ringbuf::{self, Drain, Ring, RingReader};
 use crate::stream::StreamEvent;
 
 /// What to capture and every bound, with defaults.
@@ -171,6 +170,8 @@ pub struct PayloadStats {
     pub h2_headers_cut: u64,
     /// Records read from the ring buffer.
     pub user_records: u64,
+    /// Records that crossed the end of the ring's data pages (copied to be contiguous).
+    pub user_records_wrapped: u64,
     /// Stream events sent into the channel.
     pub user_events: u64,
     /// Stream events dropped because the channel was full.
@@ -190,6 +191,7 @@ pub struct PayloadStats {
 #[derive(Debug, Default)]
 struct UserCounters {
     records: AtomicU64,
+    wrapped: AtomicU64,
     events: AtomicU64,
     dropped: AtomicU64,
     decode_errors: AtomicU64,
@@ -245,7 +247,7 @@ impl PayloadCapture {
         {
             return Err(PayloadError::NoHooks(format!("{hooks:?}")));
         }
-        let ring = take_map(&mut progs.ebpf, "tg_pl_events")?;
+        let ring = programs::take_raw_map(&mut progs.ebpf, "tg_pl_events")?;
         let counters = take_map(&mut progs.ebpf, "tg_pl_counters")?;
         let ring = ringbuf::register(&rt, ring).map_err(PayloadError::Ring)?;
 
@@ -304,6 +306,7 @@ impl PayloadCapture {
             udp_skipped: k(cnt::UDP_SKIPPED),
             h2_headers_cut: k(cnt::H2_HEADERS_CUT),
             user_records: u.records.load(Ordering::Relaxed),
+            user_records_wrapped: u.wrapped.load(Ordering::Relaxed),
             user_events: u.events.load(Ordering::Relaxed),
             user_channel_dropped: u.dropped.load(Ordering::Relaxed),
             user_decode_errors: u.decode_errors.load(Ordering::Relaxed),
@@ -367,17 +370,16 @@ impl Drain for Reader {
         true
     }
 
-    fn drain(&mut self, ring: &mut RingBuf<MapData>) {
+    fn drain(&mut self, ring: &mut RingReader) {
         let mut n = 0u64;
         while let Some(item) = ring.next() {
             n += 1;
-            match RawPayloadEvent::parse(&item) {
+            match RawPayloadEvent::parse(item) {
                 Some((hdr, data)) => self.decoder.decode(&hdr, data, &mut self.out),
                 None => {
                     self.user.decode_errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            drop(item);
             if self.out.len() >= channel::MAX_BATCH {
                 self.flush();
             }
@@ -385,6 +387,7 @@ impl Drain for Reader {
         self.flush();
         if n > 0 {
             self.user.records.fetch_add(n, Ordering::Relaxed);
+            self.user.wrapped.store(ring.wrapped(), Ordering::Relaxed);
             *self.user.decoder.lock().unwrap_or_else(|p| p.into_inner()) =
                 self.decoder.counters.clone();
         }

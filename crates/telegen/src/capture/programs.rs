@@ -23,6 +23,12 @@ where
     T::try_from(map).map_err(|e| LoadError::Map { name, source: Some(e) })
 }
 
+/// Takes map `name` out of the object untyped (the ring buffers, read by
+/// [`super::ringbuf::RingReader`]).
+pub fn take_raw_map(ebpf: &mut Ebpf, name: &'static str) -> Result<Map, LoadError> {
+    ebpf.take_map(name).ok_or(LoadError::Map { name, source: None })
+}
+
 /// Logs every hook's attach result (debug: the start-up summary shows them).
 pub fn log_hooks(capture: &'static str, hooks: &[HookReport]) {
     for h in hooks {

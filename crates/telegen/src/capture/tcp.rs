@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aya::maps::{MapData, RingBuf};
 use tracing::{debug, warn};
 
 use super::abi::{self, cnt, RawConnEvent};
@@ -26,7 +25,7 @@ use super::event::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
 use super::loader::{self, HookReport, HookStatus, LoadError, LoadSettings};
 use super::process::{proc_comm, socket_owners, ProcessCache};
 use super::programs::{self, take_map, Running};
-use super::ringbuf::{self, Drain, Ring};
+use super::ringbuf::{self, Drain, Ring, RingReader};
 
 /// What to capture and every bound, with defaults.
 #[derive(Debug, Clone)]
@@ -212,7 +211,7 @@ impl TcpCapture {
             });
         }
 
-        let ring = take_map(&mut progs.ebpf, "tg_events")?;
+        let ring = programs::take_raw_map(&mut progs.ebpf, "tg_events")?;
         let counters = take_map(&mut progs.ebpf, "tg_counters")?;
         let ring = ringbuf::register(&rt, ring).map_err(CaptureError::Ring)?;
 
@@ -373,14 +372,13 @@ impl Reader {
 }
 
 impl Drain for Reader {
-    fn drain(&mut self, ring: &mut RingBuf<MapData>) {
+    fn drain(&mut self, ring: &mut RingReader) {
         while let Some(item) = ring.next() {
             self.user.received.fetch_add(1, Ordering::Relaxed);
-            let Some(raw) = RawConnEvent::from_bytes(&item) else {
+            let Some(raw) = RawConnEvent::from_bytes(item) else {
                 self.user.decode_errors.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
-            drop(item);
             if raw.kind == abi::ev::EXISTING && raw.sock_ino != 0 {
                 // Found late by the kernel: look the owner up (one /proc scan).
                 let owners = socket_owners(&HashSet::from([raw.sock_ino]));

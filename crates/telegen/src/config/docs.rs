@@ -27,7 +27,7 @@ pub const KEY_DOCS: &[KeyDoc] = &[
     k("agent.service_name", "string or null", "service.name for the agent's own telemetry and for processes that have none. OTEL_SERVICE_NAME overrides it. null: the resource attribute service.name, else \"telegen\"."),
     k("agent.network", "section", "Network observability: TCP, HTTP, DNS."),
     k("agent.network.enabled", "bool", "Master switch: false turns off every network signal (TCP, payload capture, HTTP, DNS)."),
-    k("agent.network.ring_buffer_size", "bytes", "Size of each kernel ring buffer; a power of two from 4096 to 1073741824 (1 GiB)."),
+    k("agent.network.ring_buffer_size", "bytes", "Kernel ring-buffer memory, shared evenly by the rings that run (connection events, socket payloads: 8 MiB each by default); a power of two from 4096 to 1073741824 (1 GiB)."),
     k("agent.network.include_ports", "list of ports", "Observe only connections with one of these ports (local or remote); [] = all. agent.ebpf.network.include_ports wins when set."),
     k("agent.network.exclude_ports", "list of ports", "Never observe connections with one of these ports. agent.ebpf.network.exclude_ports wins when set. A port may not be both included and excluded."),
     k("agent.network.tcp", "section", "TCP connection observability."),

@@ -31,7 +31,7 @@ pub struct Effective {
     pub include_ports: Vec<u16>,
     /// These ports are never observed.
     pub exclude_ports: Vec<u16>,
-    /// Bytes of each kernel ring buffer.
+    /// Kernel ring-buffer bytes, split evenly among the rings that run.
     pub ring_buffer_size: u64,
     pub tcp: EffectiveTcp,
     pub payload: EffectivePayload,

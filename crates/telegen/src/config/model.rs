@@ -41,7 +41,7 @@ pub struct AgentConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkConfig {
     pub enabled: bool,
-    /// Bytes of each kernel ring buffer (power of two, at least one page).
+    /// Kernel ring-buffer bytes, split evenly among the rings that run (power of two).
     pub ring_buffer_size: u64,
     pub include_ports: Vec<u16>,
     pub exclude_ports: Vec<u16>,

@@ -2,7 +2,7 @@
 //! the kernel does not let us hook loses only that syscall's payloads, reported in the
 //! hook list. Only classic tracepoints are used (see bpf/payload.bpf.c for why).
 
-use aya::{Btf, Ebpf};
+use aya::Ebpf;
 
 use crate::capture::loader::{self, Admission, HookReport, HookStatus, LoadError};
 
@@ -68,7 +68,7 @@ pub struct PayloadProgs {
 pub fn load(s: &KernelSettings) -> Result<PayloadProgs, LoadError> {
     loader::ensure_mounts();
     loader::raise_memlock();
-    let btf = Btf::from_sys_fs().map_err(LoadError::Btf)?;
+    let btf = loader::kernel_btf()?;
     let cpus = aya::util::nr_cpus().map(|n| n as u32).unwrap_or(256).max(1);
     let adm = Admission::new(&s.include_ports, &s.exclude_ports, s.port_filter_max, s.sample_rate);
     let dns_max = (s.dns_ports.len() as u32).max(64);
