@@ -11,6 +11,7 @@ dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --bind-interfac
 for i in $(seq 1000); do echo "h$i.bench.test A"; done > "$WORK/queries"
 sleep 0.5
 start_agent
+rss_watch "$AGENT_PID"
 a0=$(cpu_ticks "$AGENT_PID")
 out=$(taskset -c 1 dnsperf -s 127.0.0.1 -p 5353 -d "$WORK/queries" -Q "$QPS" -l "$SECS" -c 4 2>&1)
 a1=$(cpu_ticks "$AGENT_PID")
@@ -19,7 +20,7 @@ sent=$(awk '/Queries sent/ {print $3}' <<<"$out"); done_=$(awk '/Queries complet
 counted=$(metric_sum 'telegen_dns_queries_total{'); timeouts=$(metric_sum 'telegen_dns_queries_total{domain="_other",query_type="A",response_code="TIMEOUT"}')
 drops=$(metric_sum 'telegen_events_dropped_total{source="kernel",reason="payload_')
 cpu=$(awk -v a="$a0" -v b="$a1" -v t="$TICK" -v s="$SECS" 'BEGIN{printf "%.1f", (b-a)/t/s*100}')
-echo "| target qps | seconds | sent | completed | agent counted | kernel payload drops | agent CPU % of one core | agent peak RSS MB |"
+echo "| target qps | seconds | sent | completed | agent counted | kernel payload drops | agent CPU % of one core | agent RSS MB, max during the load (start-up peak) |"
 echo "|---|---|---|---|---|---|---|---|"
-echo "| $QPS | $SECS | $sent | $done_ | $counted | $drops | $cpu | $(hwm_mb "$AGENT_PID") |"
+echo "| $QPS | $SECS | $sent | $done_ | $counted | $drops | $cpu | $(rss_max) ($(hwm_mb "$AGENT_PID")) |"
 stop_agent

@@ -15,6 +15,20 @@ trap cleanup EXIT
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 # hwm_mb PID: peak resident set size in MB.
 hwm_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+# rss_watch PID: samples the resident set every 250 ms in the background (start it once
+# the agent is up); rss_max stops the sampler and prints the largest sample in MB.
+rss_watch() {
+  ( m=0; while kill -0 "$1" 2>/dev/null; do
+      v=$(awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || true)
+      if [ "${v:-0}" -gt "$m" ]; then m=$v; echo "$m" > "$WORK/rss.max"; fi
+      sleep 0.25
+    done ) &
+  RSS_WATCH=$!; PIDS+=("$RSS_WATCH")
+}
+rss_max() {
+  kill "$RSS_WATCH" 2>/dev/null || true; wait "$RSS_WATCH" 2>/dev/null || true
+  awk '{printf "%.1f", $1/1024}' "$WORK/rss.max" 2>/dev/null || echo "-"; rm -f "$WORK/rss.max"
+}
 
 # start_agent [extra yaml under agent:] -> sets AGENT_PID, AGENT_METRICS
 start_agent() {

@@ -330,17 +330,21 @@ static __always_inline int stash(long fd, __u8 op, __u8 dir, __u64 buf, __u64 ad
 			return 0;
 		}
 	}
-	struct tg_pl_args a = {};
-	a.sk = key;
-	a.enter_ns = bpf_ktime_get_ns();
-	a.buf = buf;
-	a.addr = addr;
-	a.count = cnt > 0xffffffffULL ? 0xffffffffU : (__u32)cnt;
-	a.op = op;
-	a.dir = dir;
-	a.l4 = l4;
-	if (bpf_map_update_elem(&tg_pl_args, &id, &a, BPF_ANY))
+	struct tg_pl_args *a = bpf_task_storage_get(&tg_pl_args, bpf_get_current_task_btf(), 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!a) {
 		count(TG_PL_CNT_ARGS_FULL);
+		return 0;
+	}
+	a->sk = key;
+	a->enter_ns = bpf_ktime_get_ns();
+	a->buf = buf;
+	a->addr = addr;
+	a->count = cnt > 0xffffffffULL ? 0xffffffffU : (__u32)cnt;
+	a->op = op;
+	a->dir = dir;
+	a->l4 = l4;
+	a->_pad0 = 0;
 	return 0;
 }
 
@@ -348,13 +352,13 @@ static __always_inline int stash(long fd, __u8 op, __u8 dir, __u64 buf, __u64 ad
 
 static __always_inline int on_exit(long ret, int kind)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct tg_pl_args *p = bpf_map_lookup_elem(&tg_pl_args, &id);
-	if (!p)
+	struct tg_pl_args *p = bpf_task_storage_get(&tg_pl_args, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->sk)
 		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
 	struct tg_pl_job job = {};
 	job.a = *p;
-	bpf_map_delete_elem(&tg_pl_args, &id);
+	p->sk = 0; /* consumed */
 	if (ret <= 0)
 		return 0;
 	job.pid_tgid = id;

@@ -18,10 +18,13 @@ struct {
 	__uint(max_entries, 16 << 20);
 } tg_pl_events SEC(".maps");
 
+/* Per-thread syscall arguments, enter -> exit: task-local storage (one slot inside each
+ * task, freed with it) costs a pointer walk where a hash map keyed by pid_tgid costs a
+ * locked insert and a delete per syscall. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct tg_pl_args);
 } tg_pl_args SEC(".maps");
 

@@ -182,7 +182,7 @@ enum tg_pl_op {
 enum tg_pl_counter {
 	TG_PL_CNT_EVENTS = 0,          /* events submitted */
 	TG_PL_CNT_RB_FAIL = 1,         /* events lost: ring buffer full */
-	TG_PL_CNT_ARGS_FULL = 2,       /* syscalls lost: per-thread args map full */
+	TG_PL_CNT_ARGS_FULL = 2,       /* syscalls lost: no task storage for the args */
 	TG_PL_CNT_SCRATCH_BUSY = 3,    /* chunks not copied: per-CPU scratch in use */
 	TG_PL_CNT_CONN_FULL = 4,       /* connection state insertions that failed */
 	TG_PL_CNT_CLASSIFY_MISS = 5,   /* connections given up: no protocol after N bytes */
@@ -237,7 +237,8 @@ struct tg_pl_event {
 	char comm[TG_COMM_LEN];
 };
 
-/* Per-thread syscall arguments stashed at sys_enter (tg_pl_args, keyed by pid_tgid). */
+/* Per-thread syscall arguments stashed at sys_enter (tg_pl_args, task storage; sk = 0
+ * once the exit consumed them). */
 struct tg_pl_args {
 	__u64 sk;       /* struct sock * of the fd */
 	__u64 enter_ns;

@@ -98,6 +98,12 @@ pub async fn run_until(
         fanout.push(Box::new(SharedSink(o.clone())));
     }
 
+    // The Prometheus address is taken before the (seconds-long) kernel load.
+    let prom_listener = match &eff.prometheus {
+        Some(p) => Some(prometheus::bind(&p.listen).await?),
+        None => None,
+    };
+
     // Kernel capture. Both objects are relocated against one parse of the kernel's BTF,
     // freed (and the heap it grew handed back) once they are loaded.
     let tcp = &eff.tcp;
@@ -162,13 +168,13 @@ pub async fn run_until(
 
     // Prometheus endpoint.
     let registry = Arc::new(registry);
-    let prom = match &eff.prometheus {
-        Some(p) => {
-            let (addr, t) = prometheus::serve(registry.clone(), &p.listen, &p.path).await?;
+    let prom = match (&eff.prometheus, prom_listener) {
+        (Some(p), Some(listener)) => {
+            let (addr, t) = prometheus::serve(registry.clone(), listener, &p.path)?;
             tasks.push(t);
             Some(format!("http://{addr}{}", p.path))
         }
-        None => None,
+        _ => None,
     };
 
     print_summary(

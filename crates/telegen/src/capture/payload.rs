@@ -71,8 +71,6 @@ pub struct PayloadCaptureOptions {
     pub poll_interval: Duration,
     /// Sockets with kernel state (LRU). Default 65536.
     pub max_connections: u32,
-    /// Syscalls in flight at once (threads inside a socket syscall). Default 16384.
-    pub max_inflight_syscalls: u32,
     /// Max entries of each port-filter map. Default 1024.
     pub port_filter_max: u32,
     /// Capacity of the event channel. Default 65536.
@@ -101,7 +99,6 @@ impl Default for PayloadCaptureOptions {
             wakeup_bytes: None,
             poll_interval: Duration::from_millis(10),
             max_connections: 65536,
-            max_inflight_syscalls: 16384,
             port_filter_max: 1024,
             channel_capacity: 65536,
             process_cache_size: 4096,
@@ -135,7 +132,7 @@ pub struct PayloadStats {
     pub kernel_events: u64,
     /// Events lost: ring buffer full.
     pub ringbuf_full: u64,
-    /// Syscalls lost: the per-thread argument map was full.
+    /// Syscalls lost: no task storage could be allocated for their arguments.
     pub args_map_full: u64,
     /// Chunks reported without bytes: the CPU's scratch buffer was in use.
     pub scratch_busy: u64,
@@ -238,7 +235,6 @@ impl PayloadCapture {
             ring_bytes,
             wakeup_bytes: opts.wakeup_bytes.unwrap_or(ring_bytes as u64 / 4),
             max_connections: opts.max_connections,
-            max_inflight_syscalls: opts.max_inflight_syscalls,
             port_filter_max: opts.port_filter_max,
         };
         let mut progs = kernel::load(&settings)?;

@@ -23,19 +23,24 @@ pub fn render(reg: &Registry) -> String {
     s
 }
 
-/// Binds the endpoint and serves it until the task is aborted. Returns the bound address
-/// (useful with port 0) and the server task.
-pub async fn serve(
-    registry: Arc<Registry>,
-    listen: &str,
-    path: &str,
-) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+/// Binds the endpoint's address (`run` does this before loading the kernel programs, so a
+/// taken port fails at once, not after the load).
+pub async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
     let addr: SocketAddr = listen
         .parse()
         .with_context(|| format!("agent.exporters.prometheus.listen: bad address {listen:?}"))?;
-    let listener = tokio::net::TcpListener::bind(addr)
+    tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("binding the Prometheus endpoint on {addr}"))?;
+        .with_context(|| format!("binding the Prometheus endpoint on {addr}"))
+}
+
+/// Serves `registry` on `listener` (from [`bind`]) at `path` until the task is aborted;
+/// returns the bound address (useful with port 0) and the server task.
+pub fn serve(
+    registry: Arc<Registry>,
+    listener: tokio::net::TcpListener,
+    path: &str,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let bound = listener.local_addr()?;
     let reg = registry.clone();
     let app = Router::new()

@@ -23,7 +23,6 @@ pub struct KernelSettings {
     pub ring_bytes: u32,
     pub wakeup_bytes: u64,
     pub max_connections: u32,
-    pub max_inflight_syscalls: u32,
     pub port_filter_max: u32,
 }
 
@@ -82,9 +81,10 @@ pub fn load(s: &KernelSettings) -> Result<PayloadProgs, LoadError> {
         .map_max_entries("tg_pl_events", s.ring_bytes)
         .map_max_entries("tg_pl_conns", s.max_connections.max(1))
         .map_max_entries("tg_pl_h2s", s.max_connections.max(1))
-        .map_max_entries("tg_pl_args", s.max_inflight_syscalls.max(1))
         .map_max_entries("tg_pl_scratch", cpus)
         .map_max_entries("tg_dns_ports", dns_max)
+        // tg_pl_args is task storage, which aya has no typed map for.
+        .allow_unsupported_maps()
         .load(PAYLOAD_OBJ)
         .map_err(LoadError::Object)?;
     adm.fill(&mut ebpf)?;
