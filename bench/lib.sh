@@ -30,11 +30,12 @@ rss_max() {
   awk '{printf "%.1f", $1/1024}' "$WORK/rss.max" 2>/dev/null || echo "-"; rm -f "$WORK/rss.max"
 }
 
-# start_agent [extra yaml under agent:] -> sets AGENT_PID, AGENT_METRICS
+# start_agent [extra yaml under agent:] -> sets AGENT_PID, AGENT_METRICS. AGENT_WRAP runs
+# the agent under a wrapper command (e.g. "nice -n 10", "chrt --idle 0").
 start_agent() {
   local port=19464
   printf 'agent:\n  exporters:\n    prometheus:\n      listen: 127.0.0.1:%s\n%s' "$port" "${1:-}" > "$WORK/agent.yaml"
-  "$TELEGEN" run --config "$WORK/agent.yaml" > /dev/null 2> "$WORK/agent.log" &
+  ${AGENT_WRAP:-} "$TELEGEN" run --config "$WORK/agent.yaml" > /dev/null 2> "$WORK/agent.log" &
   AGENT_PID=$!
   PIDS+=("$AGENT_PID")
   AGENT_METRICS="http://127.0.0.1:$port/metrics"
