@@ -4,7 +4,7 @@
 //! C unary Check calls in flight over N HTTP/2 connections for S seconds (and at most
 //! MAX calls). Runs without and with the agent, interleaved (off, on, off, on...), R times,
 //! and prints one markdown row per run: calls/s, p50/p99 latency, client+server CPU per
-//! call, agent CPU, agent peak RSS, agent losses, and the calls the agent counted
+//! call, agent CPU, agent RSS, agent losses, and the calls the agent counted
 //! (`rpc_server_requests_total` / `rpc_client_requests_total`, summed) against those made.
 //!
 //! Run (root): sudo bench/grpc_load.sh [seconds=15] [repeats=3] [concurrency=32]
@@ -245,7 +245,7 @@ fn main() {
     );
     let bpf_col = if bpf_stats { " BPF µs/call (runs/call) |" } else { "" };
     let bpf_sep = if bpf_stats { "---|" } else { "" };
-    println!("| run | agent | calls/s | p50 µs | p99 µs | client+server CPU µs/call | agent CPU % of one core | agent µs/call | agent peak RSS MB | kernel losses | user losses | server calls counted / made | client calls counted |{bpf_col}");
+    println!("| run | agent | calls/s | p50 µs | p99 µs | client+server CPU µs/call | agent CPU % of one core | agent µs/call | agent RSS MB at the load's end (start-up peak) | kernel losses | user losses | server calls counted / made | client calls counted |{bpf_col}");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|{bpf_sep}");
     let dir = std::env::temp_dir();
     let mut sums = [(0.0f64, 0u32); 2];
@@ -257,6 +257,7 @@ fn main() {
             let b0 = bpf_run_ns();
             let c0 = cpu_ticks(std::process::id()) + cpu_ticks(spid);
             let l = load(port, secs, conc, conns);
+            let rss_end = agent.as_ref().map(|c| status_kb(c.id(), "VmRSS:")).unwrap_or(0);
             let c1 = cpu_ticks(std::process::id()) + cpu_ticks(spid);
             let b1 = bpf_run_ns();
             let bpf = match (bpf_stats, with_agent) {
@@ -291,7 +292,11 @@ fn main() {
                     (
                         format!("{:.1}", secs_cpu / l.wall * 100.0),
                         format!("{:.2}", secs_cpu * 1e6 / l.calls.max(1) as f64),
-                        format!("{:.1}", status_kb(c.id(), "VmHWM:") as f64 / 1024.0),
+                        format!(
+                            "{:.1} ({:.1})",
+                            rss_end as f64 / 1024.0,
+                            status_kb(c.id(), "VmHWM:") as f64 / 1024.0
+                        ),
                         format!(
                             "{}",
                             metric(&body, "telegen_events_dropped_total{source=\"kernel\"")

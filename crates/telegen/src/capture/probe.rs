@@ -60,13 +60,15 @@ pub fn probe_kernel() -> Vec<ProbeResult> {
         &["CO-RE (all kernel programs)", "tp_btf", "iterators"],
         true,
     ));
-    let mut ebpf = match EbpfLoader::new().btf(btf.as_ref().ok()).load(PROBE_OBJ) {
-        Ok(e) => e,
-        Err(e) => {
-            out.push(result("bpf_object", Err(chain(&e)), &["everything"], true));
-            return out;
-        }
-    };
+    // tg_pr_task is task storage, which aya has no typed map for.
+    let mut ebpf =
+        match EbpfLoader::new().btf(btf.as_ref().ok()).allow_unsupported_maps().load(PROBE_OBJ) {
+            Ok(e) => e,
+            Err(e) => {
+                out.push(result("bpf_object", Err(chain(&e)), &["everything"], true));
+                return out;
+            }
+        };
     out.push(result("ring_buffer", ring(&mut ebpf), &["event delivery to user space"], true));
     let btf_ok = btf.as_ref().ok();
     out.push(result(
@@ -80,6 +82,12 @@ pub fn probe_kernel() -> Vec<ProbeResult> {
         tracepoint(&mut ebpf),
         &["tcp hooks (fallback)", "syscall hooks (accept owner, payload)"],
         true,
+    ));
+    out.push(result(
+        "task_storage",
+        task_storage(&mut ebpf),
+        &["socket payload capture (syscall arguments, enter to exit)"],
+        false,
     ));
     out.push(result(
         "fentry",
@@ -156,6 +164,14 @@ fn ring(ebpf: &mut Ebpf) -> Result<(), String> {
     let p: &mut TracePoint = prog(ebpf, "tg_pr_ring_tp")?;
     p.load().map_err(|e| chain(&e))?;
     p.unload().map_err(|e| chain(&e))
+}
+
+fn task_storage(ebpf: &mut Ebpf) -> Result<(), String> {
+    let p: &mut TracePoint = prog(ebpf, "tg_pr_task_tp")?;
+    p.load().map_err(|e| chain(&e))?;
+    let r = p.attach("syscalls", "sys_enter_getppid").map(|_| ()).map_err(|e| chain(&e));
+    let _ = p.unload();
+    r
 }
 
 fn tp_btf(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), String> {
