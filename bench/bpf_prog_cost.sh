@@ -6,14 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 SECS=${1:-10}
 command -v bpftool >/dev/null || { echo "needs bpftool" >&2; exit 1; }
-mkdir -p "$WORK/nginx/logs"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-daemon off; worker_processes 1; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/logs/error.log;
-events { worker_connections 1024; }
-http { access_log off; keepalive_requests 100000;
-  server { listen 127.0.0.1:18088; location / { return 200 "hello\n"; } } }
-CONF
-/usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
+start_nginx 18088
 start_agent
 was=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1

@@ -5,15 +5,7 @@
 # AGENT_YAML: extra configuration under `agent:` (e.g. a smaller ring_buffer_size).
 source "$(dirname "$0")/lib.sh"
 SECS=${1:-20}; REPS=${2:-3}
-mkdir -p "$WORK/nginx/logs"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-daemon off; worker_processes 1; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/logs/error.log;
-events { worker_connections 1024; }
-http { access_log off; keepalive_requests 100000;
-  server { listen 127.0.0.1:18088; location / { return 200 "hello\n"; } } }
-CONF
-/usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
-sleep 0.5
+start_nginx 18088
 echo "| run | agent | requests/s | p99 latency | agent CPU % of one core | agent RSS MB, max during the load (start-up peak) | HTTP spans counted | events lost |"
 echo "|---|---|---|---|---|---|---|---|"
 for r in $(seq "$REPS"); do

@@ -45,3 +45,15 @@ start_agent() {
 stop_agent() { kill -TERM "$AGENT_PID"; wait "$AGENT_PID" || true; }
 # metric_sum PREFIX: sum of the agent's samples whose line starts with PREFIX.
 metric_sum() { curl -s "$AGENT_METRICS" | awk -v p="$1" 'index($0, p) == 1 {s += $NF} END {printf "%.0f", s}'; }
+# start_nginx PORT: nginx (1 worker, keep-alive, `return 200 "hello"`) on 127.0.0.1:PORT.
+start_nginx() {
+  mkdir -p "$WORK/nginx/logs"
+  cat > "$WORK/nginx/nginx.conf" <<CONF
+daemon off; worker_processes 1; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/logs/error.log;
+events { worker_connections 1024; }
+http { access_log off; keepalive_requests 100000;
+  server { listen 127.0.0.1:$1; location / { return 200 "hello\n"; } } }
+CONF
+  /usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
+  sleep 0.5
+}

@@ -49,6 +49,15 @@ async fn collect(
     out
 }
 
+/// [`collect`] of the events of connections to `server`.
+async fn collect_server(
+    rx: &mut Receiver<StreamEvent>,
+    server: SocketAddr,
+    done: impl Fn(&[StreamEvent]) -> bool,
+) -> Vec<StreamEvent> {
+    collect(rx, |e| e.key.server == server, done).await
+}
+
 /// Concatenated data, gap total and payload kinds of one observer's direction.
 fn stream(evs: &[StreamEvent], obs: Observer, dir: Direction) -> (Vec<u8>, u64) {
     let mut data = Vec::new();
@@ -223,18 +232,14 @@ async fn tcp_send_and_receive_variants_arrive_exactly() {
 
     let c2s = [REQ1, &REQ2.concat()].concat();
     let s2c = [&RESP1.concat()[..], RESP2].concat();
-    let evs = collect(
-        &mut rx,
-        |e| e.key.server == server_addr,
-        |evs| {
-            stream(evs, Observer::Client, Direction::ClientToServer).0.len() >= c2s.len()
-                && stream(evs, Observer::Server, Direction::ClientToServer).0.len() >= c2s.len()
-                && stream(evs, Observer::Client, Direction::ServerToClient).0.len() >= s2c.len()
-                && stream(evs, Observer::Server, Direction::ServerToClient).0.len() >= s2c.len()
-                && has_close(evs, Observer::Client)
-                && has_close(evs, Observer::Server)
-        },
-    )
+    let evs = collect_server(&mut rx, server_addr, |evs| {
+        stream(evs, Observer::Client, Direction::ClientToServer).0.len() >= c2s.len()
+            && stream(evs, Observer::Server, Direction::ClientToServer).0.len() >= c2s.len()
+            && stream(evs, Observer::Client, Direction::ServerToClient).0.len() >= s2c.len()
+            && stream(evs, Observer::Server, Direction::ServerToClient).0.len() >= s2c.len()
+            && has_close(evs, Observer::Client)
+            && has_close(evs, Observer::Server)
+    })
     .await;
     for obs in [Observer::Client, Observer::Server] {
         assert_eq!(stream(&evs, obs, Direction::ClientToServer), (c2s.clone(), 0), "{obs:?} c->s");
@@ -273,19 +278,18 @@ async fn records_crossing_the_ring_end_arrive_whole() {
     let (cap, mut rx) = start(PayloadCaptureOptions { ring_buffer_size: 16384, ..opts() });
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server_addr = listener.local_addr().unwrap();
-    let mut sent = b"POST /laps HTTP/1.1\r\nContent-Length: 999999\r\n\r\n".to_vec();
-    for i in 0..300usize {
-        let len = 1 + (i * 7919) % 700;
-        sent.extend((0..len).map(|j| b'a' + ((i + j) % 26) as u8));
-    }
-    let chunks: Vec<usize> = (0..300usize).map(|i| 1 + (i * 7919) % 700).collect();
+    let head = b"POST /laps HTTP/1.1\r\nContent-Length: 999999\r\n\r\n";
+    // The head, then 300 body writes of 1 to 700 bytes.
+    let lens: Vec<usize> =
+        std::iter::once(head.len()).chain((0..300usize).map(|i| 1 + (i * 7919) % 700)).collect();
+    let mut sent = head.to_vec();
+    sent.extend((0..lens[1..].iter().sum::<usize>()).map(|j| b'a' + (j % 26) as u8));
     let bytes = sent.clone();
     tokio::task::spawn_blocking(move || {
         let (c, s) = tcp_pair(&listener);
         let (cfd, sfd) = (c.as_raw_fd(), s.as_raw_fd());
-        let head = bytes.len() - chunks.iter().sum::<usize>();
         let mut at = 0;
-        for len in std::iter::once(head).chain(chunks) {
+        for len in lens {
             sys_write(cfd, &bytes[at..at + len]);
             assert_eq!(sys_read_exact(sfd, len, "read"), &bytes[at..at + len]);
             at += len;
@@ -295,14 +299,10 @@ async fn records_crossing_the_ring_end_arrive_whole() {
     })
     .await
     .unwrap();
-    let evs = collect(
-        &mut rx,
-        |e| e.key.server == server_addr,
-        |evs| {
-            stream(evs, Observer::Client, Direction::ClientToServer).0.len() >= sent.len()
-                && stream(evs, Observer::Server, Direction::ClientToServer).0.len() >= sent.len()
-        },
-    )
+    let evs = collect_server(&mut rx, server_addr, |evs| {
+        stream(evs, Observer::Client, Direction::ClientToServer).0.len() >= sent.len()
+            && stream(evs, Observer::Server, Direction::ClientToServer).0.len() >= sent.len()
+    })
     .await;
     let st = cap.stats();
     assert_eq!(st.ringbuf_full, 0, "paced writes must not overflow the ring: {st:?}");
@@ -449,18 +449,14 @@ async fn udp_on_a_dns_port_arrives_both_ways_with_mmsg() {
                 .any(|e| e.key.client == client && e.observer == o && e.payload == Payload::Close)
         })
     };
-    let evs = collect(
-        &mut rx,
-        |e| e.key.server == server_addr,
-        |evs| {
-            data(evs, conn_addr, Observer::Client, Direction::ServerToClient).len() >= 2
-                && data(evs, conn_addr, Observer::Server, Direction::ServerToClient).len() >= 2
-                && !data(evs, client_addr, Observer::Client, Direction::ServerToClient).is_empty()
-                && !data(evs, client_addr, Observer::Server, Direction::ServerToClient).is_empty()
-                && closed(evs, conn_addr)
-                && closed(evs, client_addr)
-        },
-    )
+    let evs = collect_server(&mut rx, server_addr, |evs| {
+        data(evs, conn_addr, Observer::Client, Direction::ServerToClient).len() >= 2
+            && data(evs, conn_addr, Observer::Server, Direction::ServerToClient).len() >= 2
+            && !data(evs, client_addr, Observer::Client, Direction::ServerToClient).is_empty()
+            && !data(evs, client_addr, Observer::Server, Direction::ServerToClient).is_empty()
+            && closed(evs, conn_addr)
+            && closed(evs, client_addr)
+    })
     .await;
     for e in &evs {
         assert_eq!(e.key.transport, Transport::Udp);
@@ -514,16 +510,12 @@ async fn unclassified_connection_is_given_up_and_counted() {
     })
     .await
     .unwrap();
-    let evs = collect(
-        &mut rx,
-        |e| e.key.server == server_addr,
-        |evs| {
-            evs.iter()
-                .filter(|e| e.key.client != noisy && matches!(e.payload, Payload::Data(_)))
-                .count()
-                >= 2
-        },
-    )
+    let evs = collect_server(&mut rx, server_addr, |evs| {
+        evs.iter()
+            .filter(|e| e.key.client != noisy && matches!(e.payload, Payload::Data(_)))
+            .count()
+            >= 2
+    })
     .await;
     let control: Vec<&StreamEvent> = evs.iter().filter(|e| e.key.client != noisy).collect();
     assert!(control.iter().any(|e| e.payload == Payload::Data(REQ1.to_vec())), "{evs:#?}");
@@ -626,15 +618,11 @@ async fn sendfile_is_a_gap_and_ipv6_works() {
     .unwrap();
     let _ = std::fs::remove_file(&path);
     let want = (header.len() + body.len()) as u64;
-    let evs = collect(
-        &mut rx,
-        |e| e.key.server == server_addr,
-        |evs| {
-            let (d, g) = stream(evs, Observer::Server, Direction::ServerToClient);
-            let (cd, cg) = stream(evs, Observer::Client, Direction::ServerToClient);
-            d.len() as u64 + g >= want && cd.len() as u64 + cg >= want
-        },
-    )
+    let evs = collect_server(&mut rx, server_addr, |evs| {
+        let (d, g) = stream(evs, Observer::Server, Direction::ServerToClient);
+        let (cd, cg) = stream(evs, Observer::Client, Direction::ServerToClient);
+        d.len() as u64 + g >= want && cd.len() as u64 + cg >= want
+    })
     .await;
     assert!(server_addr.is_ipv6());
     assert_eq!(stream(&evs, Observer::Server, Direction::ServerToClient), (header.clone(), 3000));
