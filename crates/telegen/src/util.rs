@@ -52,6 +52,17 @@ pub fn oldest_keys<'a, K: Copy + 'a, V: 'a>(
     ages.into_iter().map(|(_, k)| k).collect()
 }
 
+/// Hands the heap's free pages back to the kernel. Loading the kernel objects parses the
+/// kernel's BTF (about 15 MB of short-lived allocations); glibc keeps freed memory in its
+/// arenas, where it would stay resident for the agent's whole life.
+pub fn release_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -63,16 +74,5 @@ mod tests {
         assert_eq!(got, [2, 4]);
         assert_eq!(super::oldest_keys(m.iter(), |v| *v, 9).len(), 5);
         assert!(super::oldest_keys(m.iter(), |v| *v, 0).is_empty());
-    }
-}
-
-/// Hands the heap's free pages back to the kernel. Loading the kernel objects parses the
-/// kernel's BTF (about 15 MB of short-lived allocations); glibc keeps freed memory in its
-/// arenas, where it would stay resident for the agent's whole life.
-pub fn release_free_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

@@ -368,7 +368,7 @@ impl Drain for Reader {
 
     fn drain(&mut self, ring: &mut RingReader) {
         let mut n = 0u64;
-        while let Some(item) = ring.next() {
+        while let Some(item) = ring.next_record() {
             n += 1;
             match RawPayloadEvent::parse(item) {
                 Some((hdr, data)) => self.decoder.decode(&hdr, data, &mut self.out),

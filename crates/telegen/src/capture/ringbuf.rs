@@ -135,7 +135,7 @@ impl RingReader {
 
     /// The next committed record, or `None` when the ring is empty (or its next record is
     /// still being written). The record's space goes back to the kernel at the next call.
-    pub fn next(&mut self) -> Option<&[u8]> {
+    pub fn next_record(&mut self) -> Option<&[u8]> {
         loop {
             if self.pos != self.published {
                 self.consumer_pos().store(self.pos, Ordering::Release);

@@ -373,7 +373,7 @@ impl Reader {
 
 impl Drain for Reader {
     fn drain(&mut self, ring: &mut RingReader) {
-        while let Some(item) = ring.next() {
+        while let Some(item) = ring.next_record() {
             self.user.received.fetch_add(1, Ordering::Relaxed);
             let Some(raw) = RawConnEvent::from_bytes(item) else {
                 self.user.decode_errors.fetch_add(1, Ordering::Relaxed);
