@@ -255,6 +255,15 @@ static __always_inline void handle_chunk(const struct tg_pl_args *a, const struc
 		count(TG_PL_CNT_RB_FAIL);
 	else
 		count(TG_PL_CNT_EVENTS);
+	/* HTTP/1.1 Upgrade to h2c: from the next chunk on, both directions are walked frame
+	 * by frame (each starts unsynced and syncs on the client preface or the server's
+	 * first frame), so header blocks are copied whole as on prior-knowledge h2c. */
+	if (c->proto == TG_PL_PROTO_HTTP1 && (cfg_protocols & TG_PL_CLASSIFY_HTTP2) &&
+	    tg_pl_h2c_switch(s, (__u32)copied)) {
+		c->proto = TG_PL_PROTO_HTTP2;
+		__u64 key = (__u64)sk;
+		bpf_map_delete_elem(&tg_pl_h2s, &key);
+	}
 	s->busy = 0;
 }
 

@@ -3,8 +3,9 @@
  * payload_h2.h: HTTP/2 frame tracking of payload.bpf.c (frame layout: RFC 9113 section
  * 4.1; why: RFC 7541 HPACK state depends on every header block).
  *
- * On TCP connections classified HTTP/2 each direction's byte stream is walked frame by
- * frame (the 9-byte headers give length and type; headers split over two syscalls are
+ * On TCP connections classified HTTP/2 (from their first bytes, or switched from HTTP/1
+ * by an "HTTP/1.1 101" answer to `Upgrade: h2c`) each direction's byte stream is walked
+ * frame by frame (the 9-byte headers give length and type; headers split over two syscalls are
  * kept in tg_pl_h2s). A chunk becomes up to TG_PL_H2_MAX_EVENTS events, each copying at
  * most cfg_max_payload bytes:
  * - every non-DATA frame (HEADERS, CONTINUATION, SETTINGS, ...) is copied whole, over
@@ -436,6 +437,30 @@ static __always_inline void h2_chunk(const struct tg_pl_chunk *ch, __u64 key, __
 	st->rem = j.rem;
 	st->kind = j.kind;
 	st->have = j.have;
+}
+
+/* How far into a copied "HTTP/1.1 101" response the "h2c" upgrade token is looked for. */
+#define TG_PL_H2C_SCAN 256
+
+/*
+ * 1 when the copied chunk in s is an HTTP/1.1 101 response that switches to h2c (RFC 7540
+ * section 3.2: `Upgrade: h2c`), else 0 (WebSocket and other upgrades stay as they are).
+ * A global function: its bounded scan is verified once.
+ */
+__noinline int tg_pl_h2c_switch(const struct tg_pl_scratch *s, __u32 n)
+{
+	if (!s || n < 16 || !has_prefix(s->data, n, "HTTP/1.1 101", 12))
+		return 0;
+	/* A header value that starts with "h2c" (": h2c" or ":h2c"): the Upgrade field's;
+	 * base64 values such as Sec-WebSocket-Accept hold neither ':' nor ' '. */
+	for (__u32 i = 14; i < TG_PL_H2C_SCAN; i++) {
+		if (i + 3 > n)
+			return 0;
+		if (sbyte(s, i) == 'h' && sbyte(s, i + 1) == '2' && sbyte(s, i + 2) == 'c' &&
+		    (sbyte(s, i - 1) == ':' || (sbyte(s, i - 1) == ' ' && sbyte(s, i - 2) == ':')))
+			return 1;
+	}
+	return 0;
 }
 
 /* A chunk that could not be copied (scratch busy): tracking survives only when the whole

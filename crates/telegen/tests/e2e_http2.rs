@@ -453,17 +453,20 @@ fn h2c_prior_knowledge_on_nginx_and_upgrade_on_python_h2() {
     for path in ["/users/1", "/users/2", "/boom", "/missing"] {
         curl(&["--http2-prior-knowledge", &format!("http://127.0.0.1:{n}{path}")]);
     }
+    // /up/big answers a 12 kB header block on the upgraded connection: the kernel must
+    // have switched it to HTTP/2 frame tracking to copy that HEADERS frame whole.
     curl(&[
         "--http2",
         &format!("http://127.0.0.1:{up_port}/up/1"),
         &format!("http://127.0.0.1:{up_port}/up/2"),
+        &format!("http://127.0.0.1:{up_port}/up/big"),
     ]);
     curl(&["--http2", &format!("http://127.0.0.1:{up_port}/missing")]);
     let recs = agent.collect(Duration::from_secs(20), |r| {
         spans(r, "SERVER", n).len() >= 4
             && spans(r, "CLIENT", n).len() >= 4
-            && spans(r, "SERVER", up_port).len() >= 5
-            && spans(r, "CLIENT", up_port).len() >= 5
+            && spans(r, "SERVER", up_port).len() >= 6
+            && spans(r, "CLIENT", up_port).len() >= 6
     });
     let want_nginx =
         ["GET /boom 500 v2", "GET /missing 404 v2", "GET /users/1 200 v2", "GET /users/2 200 v2"];
@@ -487,6 +490,7 @@ fn h2c_prior_knowledge_on_nginx_and_upgrade_on_python_h2() {
         "GET /up/1 101 v1.1",
         "GET /up/1 200 v2",
         "GET /up/2 200 v2",
+        "GET /up/big 200 v2",
     ];
     assert_eq!(http_summary(&spans(&recs, "SERVER", up_port)), want_up, "{recs:#?}");
     assert_eq!(http_summary(&spans(&recs, "CLIENT", up_port)), want_up);

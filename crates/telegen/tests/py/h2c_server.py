@@ -1,7 +1,9 @@
 """A cleartext HTTP/2 server (the h2 library) for telegen's end-to-end tests, on
 127.0.0.1:PORT: HTTP/2 with prior knowledge, and the HTTP/1.1 `Upgrade: h2c` path (RFC
 7540 section 3.2: the upgrade request is answered on stream 1). GET /missing answers
-404, every other path 200 with "path=<path>". Prints "ready" when listening.
+404, every other path 200 with "path=<path>"; GET /up/big adds a 12000-byte response
+header (a HEADERS frame far past the kernel's 4096-byte copy). Prints "ready" when
+listening.
 Usage: python h2c_server.py PORT"""
 import socket
 import sys
@@ -18,10 +20,10 @@ def respond(conn, stream_id, headers):
     path = dict(headers).get(":path", "/")
     status = "404" if path == "/missing" else "200"
     body = ("path=%s\n" % path).encode()
-    conn.send_headers(
-        stream_id,
-        [(":status", status), ("content-type", "text/plain"), ("content-length", str(len(body)))],
-    )
+    fields = [(":status", status), ("content-type", "text/plain"), ("content-length", str(len(body)))]
+    if path == "/up/big":
+        fields.append(("x-big", "x" * 12000))
+    conn.send_headers(stream_id, fields)
     conn.send_data(stream_id, body, end_stream=True)
 
 
