@@ -46,17 +46,24 @@ fn status_kb(pid: u32, key: &str) -> u64 {
 }
 
 /// Sum of run_time_ns and run_cnt over the agent's kernel programs (names `tg_*`).
-fn bpf_run_ns() -> (u64, u64) {
-    let out = Command::new("bpftool").args(["prog", "show", "--json"]).output();
-    let Ok(out) = out else { return (0, 0) };
+/// (run time ns, run count) of every loaded telegen program, by name.
+fn bpf_progs() -> std::collections::BTreeMap<String, (u64, u64)> {
+    let mut m = std::collections::BTreeMap::new();
+    let Ok(out) = Command::new("bpftool").args(["prog", "show", "--json"]).output() else {
+        return m;
+    };
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let progs = v.as_array().cloned().unwrap_or_default();
-    progs.iter().filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with("tg_"))).fold(
-        (0, 0),
-        |(ns, n), p| {
-            (ns + p["run_time_ns"].as_u64().unwrap_or(0), n + p["run_cnt"].as_u64().unwrap_or(0))
-        },
-    )
+    for p in v.as_array().cloned().unwrap_or_default() {
+        let Some(name) = p["name"].as_str().filter(|n| n.starts_with("tg_")) else { continue };
+        let e: &mut (u64, u64) = m.entry(name.to_string()).or_default();
+        e.0 += p["run_time_ns"].as_u64().unwrap_or(0);
+        e.1 += p["run_cnt"].as_u64().unwrap_or(0);
+    }
+    m
+}
+
+fn bpf_run_ns(m: &std::collections::BTreeMap<String, (u64, u64)>) -> (u64, u64) {
+    m.values().fold((0, 0), |(ns, n), (a, b)| (ns + a, n + b))
 }
 
 fn free_port() -> u16 {
@@ -254,12 +261,35 @@ fn main() {
             let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
             let agent = with_agent.then(|| start_agent(&bin, json, addr, &dir));
             let a0 = agent.as_ref().map(|c| cpu_ticks(c.id())).unwrap_or(0);
-            let b0 = bpf_run_ns();
+            let p0 = bpf_progs();
+            let b0 = bpf_run_ns(&p0);
             let c0 = cpu_ticks(std::process::id()) + cpu_ticks(spid);
             let l = load(port, secs, conc, conns);
             let rss_end = agent.as_ref().map(|c| status_kb(c.id(), "VmRSS:")).unwrap_or(0);
             let c1 = cpu_ticks(std::process::id()) + cpu_ticks(spid);
-            let b1 = bpf_run_ns();
+            let p1 = bpf_progs();
+            let b1 = bpf_run_ns(&p1);
+            if bpf_stats && with_agent {
+                // Per program, per call: to stderr, beside the table.
+                let mut rows: Vec<(u64, u64, &String)> = p1
+                    .iter()
+                    .map(|(k, (t, n))| {
+                        let (t0, n0) = p0.get(k).copied().unwrap_or_default();
+                        (t - t0, n - n0, k)
+                    })
+                    .filter(|r| r.1 > 0)
+                    .collect();
+                rows.sort_by(|a, b| b.0.cmp(&a.0));
+                let calls = l.calls.max(1) as f64;
+                for (t, n, k) in rows {
+                    eprintln!(
+                        "  {k:<24} runs/call {:5.2}  ns/run {:6.0}  ns/call {:6.0}",
+                        n as f64 / calls,
+                        t as f64 / n as f64,
+                        t as f64 / calls
+                    );
+                }
+            }
             let bpf = match (bpf_stats, with_agent) {
                 (false, _) => String::new(),
                 (true, false) => " - |".to_string(),
