@@ -17,6 +17,9 @@
 //! of the agent's programs (`tg_*`, from `bpftool prog show --json`) per call.
 //! Traffic stays on 127.0.0.1; only processes started here are stopped, by PID.
 
+#[path = "bpf_stats.rs"]
+mod bpf_stats;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -46,26 +49,6 @@ fn status_kb(pid: u32, key: &str) -> u64 {
 }
 
 /// Sum of run_time_ns and run_cnt over the agent's kernel programs (names `tg_*`).
-/// (run time ns, run count) of every loaded telegen program, by name.
-fn bpf_progs() -> std::collections::BTreeMap<String, (u64, u64)> {
-    let mut m = std::collections::BTreeMap::new();
-    let Ok(out) = Command::new("bpftool").args(["prog", "show", "--json"]).output() else {
-        return m;
-    };
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    for p in v.as_array().cloned().unwrap_or_default() {
-        let Some(name) = p["name"].as_str().filter(|n| n.starts_with("tg_")) else { continue };
-        let e: &mut (u64, u64) = m.entry(name.to_string()).or_default();
-        e.0 += p["run_time_ns"].as_u64().unwrap_or(0);
-        e.1 += p["run_cnt"].as_u64().unwrap_or(0);
-    }
-    m
-}
-
-fn bpf_run_ns(m: &std::collections::BTreeMap<String, (u64, u64)>) -> (u64, u64) {
-    m.values().fold((0, 0), |(ns, n), (a, b)| (ns + a, n + b))
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -228,11 +211,7 @@ fn main() {
     let bin = std::env::var("TELEGEN_BIN").unwrap_or_else(|_| "target/release/telegen".into());
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let bpf_stats = std::env::var("GRPC_LOAD_BPF_STATS").is_ok_and(|v| v == "1");
-    let stats_path = "/proc/sys/kernel/bpf_stats_enabled";
-    let stats_before = std::fs::read_to_string(stats_path).unwrap_or_default();
-    if bpf_stats {
-        std::fs::write(stats_path, "1").expect("enabling kernel.bpf_stats_enabled");
-    }
+    let _stats = bpf_stats.then(bpf_stats::Enabled::new);
 
     let port = free_port();
     let mut server = Command::new(std::env::current_exe().unwrap())
@@ -261,42 +240,23 @@ fn main() {
             let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
             let agent = with_agent.then(|| start_agent(&bin, json, addr, &dir));
             let a0 = agent.as_ref().map(|c| cpu_ticks(c.id())).unwrap_or(0);
-            let p0 = bpf_progs();
-            let b0 = bpf_run_ns(&p0);
+            let p0 = bpf_stats::progs();
             let c0 = cpu_ticks(std::process::id()) + cpu_ticks(spid);
             let l = load(port, secs, conc, conns);
             let rss_end = agent.as_ref().map(|c| status_kb(c.id(), "VmRSS:")).unwrap_or(0);
             let c1 = cpu_ticks(std::process::id()) + cpu_ticks(spid);
-            let p1 = bpf_progs();
-            let b1 = bpf_run_ns(&p1);
+            let p1 = bpf_stats::progs();
+            let (bpf_ns, bpf_runs) = bpf_stats::total(&p0, &p1);
             if bpf_stats && with_agent {
-                // Per program, per call: to stderr, beside the table.
-                let mut rows: Vec<(u64, u64, &String)> = p1
-                    .iter()
-                    .map(|(k, (t, n))| {
-                        let (t0, n0) = p0.get(k).copied().unwrap_or_default();
-                        (t - t0, n - n0, k)
-                    })
-                    .filter(|r| r.1 > 0)
-                    .collect();
-                rows.sort_by(|a, b| b.0.cmp(&a.0));
-                let calls = l.calls.max(1) as f64;
-                for (t, n, k) in rows {
-                    eprintln!(
-                        "  {k:<24} runs/call {:5.2}  ns/run {:6.0}  ns/call {:6.0}",
-                        n as f64 / calls,
-                        t as f64 / n as f64,
-                        t as f64 / calls
-                    );
-                }
+                bpf_stats::print_per(&p0, &p1, l.calls, "call");
             }
             let bpf = match (bpf_stats, with_agent) {
                 (false, _) => String::new(),
                 (true, false) => " - |".to_string(),
                 (true, true) => format!(
                     " {:.2} ({:.1}) |",
-                    (b1.0 - b0.0) as f64 / 1e3 / l.calls.max(1) as f64,
-                    (b1.1 - b0.1) as f64 / l.calls.max(1) as f64
+                    bpf_ns as f64 / 1e3 / l.calls.max(1) as f64,
+                    bpf_runs as f64 / l.calls.max(1) as f64
                 ),
             };
             let a1 = agent.as_ref().map(|c| cpu_ticks(c.id())).unwrap_or(0);
@@ -375,7 +335,4 @@ fn main() {
     );
     let _ = server.kill();
     let _ = server.wait();
-    if bpf_stats {
-        let _ = std::fs::write(stats_path, stats_before.trim());
-    }
 }

@@ -4,7 +4,12 @@
 //! CPU and peak RSS, and the agent's own drop counters.
 //!
 //! Run (root): cargo run --release --example tcp_conn_rate -- [rate] [seconds] [repeats] [client threads]
+//! TCP_CONN_BPF_STATS=1 also reports each kernel program's runs and time per connection
+//! (kernel.bpf_stats_enabled for the run, restored at the end).
 //! Results go to docs/benchmarks.md by hand, with the command line.
+
+#[path = "bpf_stats.rs"]
+mod bpf_stats;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -116,6 +121,8 @@ fn main() {
     let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
     let reps: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(2);
     let threads: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(2).max(1);
+    let bpf_stats = std::env::var("TCP_CONN_BPF_STATS").is_ok_and(|v| v == "1");
+    let _stats = bpf_stats.then(bpf_stats::Enabled::new);
     let bin = std::env::var("TELEGEN_BIN").unwrap_or_else(|_| "target/release/telegen".into());
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     println!("| run | agent | conns/s achieved | client+server CPU µs/conn | agent CPU % of one core | agent RSS MB, max during the load (start-up peak) | kernel losses | user losses | connections counted |");
@@ -167,7 +174,18 @@ fn main() {
                     max
                 })
             });
+            let p0 = bpf_stats::progs();
             let n = load(rate, secs, threads);
+            if bpf_stats && with_agent {
+                let p1 = bpf_stats::progs();
+                let (ns, runs) = bpf_stats::total(&p0, &p1);
+                eprintln!(
+                    "kernel programs per connection: {:.2} µs, {:.1} runs",
+                    ns as f64 / 1e3 / n.max(1) as f64,
+                    runs as f64 / n.max(1) as f64
+                );
+                bpf_stats::print_per(&p0, &p1, n, "conn");
+            }
             sampling.store(false, Ordering::Relaxed);
             let rss_max = sampler.map(|t| t.join().unwrap_or(0)).unwrap_or(0);
             let wall = t0.elapsed().as_secs_f64();

@@ -240,6 +240,10 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		return 0;
 	}
 
+	/* FIN_WAIT*, CLOSE_WAIT, LAST_ACK, SYN_RECV...: nothing to do, no lookup. */
+	if (newstate != TCP_ESTABLISHED_ && newstate != TCP_CLOSE_)
+		return 0;
+
 	st = bpf_map_lookup_elem(&tg_conns, &key);
 
 	if (newstate == TCP_ESTABLISHED_) {
@@ -260,8 +264,6 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		return 0;
 	}
 
-	if (newstate != TCP_CLOSE_)
-		return 0;
 	if (!st) {
 		if (oldstate != 10 /* LISTEN */ && oldstate != TCP_CLOSE_)
 			count(TG_CNT_UNTRACKED_CLOSE);
@@ -357,14 +359,17 @@ static __always_inline int on_accept(long fd)
 {
 	if (fd < 0)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	/* Direct (BTF) loads for the task -> fdtable chain, as in payload_sock.h. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	if (!files)
+		return 0;
+	struct fdtable *fdt = files->fdt;
 	if (!fdt)
 		return 0;
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned long)fd >= max)
+	if ((unsigned long)fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *f = 0;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	if (!f)
