@@ -58,7 +58,7 @@ pub fn rows<'a>(before: &Progs, after: &'a Progs) -> Vec<(u64, u64, &'a str)> {
         })
         .filter(|r| r.1 > 0)
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     rows
 }
 
