@@ -359,11 +359,17 @@ static __always_inline int stash(long fd, __u8 op, __u8 dir, __u64 buf, __u64 ad
 
 /* ---- sys_exit: report what moved ---- */
 
-static __always_inline int on_exit(long ret, int kind)
+static __always_inline int on_exit(long ret, int kind, __u8 op)
 {
 	struct tg_pl_args *p = bpf_task_storage_get(&tg_pl_args, bpf_get_current_task_btf(), 0, 0);
 	if (!p || !p->sk)
 		return 0;
+	if (p->op != op) {
+		/* Arguments of another syscall whose exit did not run (attached between its
+		 * enter and exit): never report them with this call's result. */
+		p->sk = 0;
+		return 0;
+	}
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tg_pl_job job = {};
 	job.a = *p;
@@ -433,11 +439,11 @@ static __always_inline int on_exit(long ret, int kind)
 		return stash((long)ctx->args[0], op, dir, bufarg, addrarg, cntarg);          \
 	}
 
-#define EXIT(name, kind)                                                                     \
+#define EXIT(name, kind, op)                                                                 \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                           \
 	int tg_pl_exit_##name(struct tg_tp_sys_exit_ctx *ctx)                                    \
 	{                                                                                    \
-		return on_exit(ctx->ret, kind);                                              \
+		return on_exit(ctx->ret, kind, op);                                          \
 	}
 
 ENTER(write, TG_PL_OP_WRITE, EG, ctx->args[1], 0, ctx->args[2])
@@ -464,18 +470,18 @@ ENTER_RECV(recvfrom, TG_PL_OP_RECVFROM, ctx->args[1], ctx->args[4], ctx->args[2]
 ENTER_RECV(recvmsg, TG_PL_OP_RECVMSG, ctx->args[1], 0, 0, ctx->args[2])
 ENTER_RECV(recvmmsg, TG_PL_OP_RECVMMSG, ctx->args[1], 0, ctx->args[2], ctx->args[3])
 
-EXIT(write, K_FLAT)
-EXIT(read, K_FLAT)
-EXIT(sendto, K_FLAT)
-EXIT(recvfrom, K_FLAT)
-EXIT(writev, K_IOV)
-EXIT(readv, K_IOV)
-EXIT(sendmsg, K_MSG)
-EXIT(recvmsg, K_MSG)
-EXIT(sendmmsg, K_MMSG)
-EXIT(recvmmsg, K_MMSG)
-EXIT(sendfile64, K_COUNT)
-EXIT(splice, K_COUNT)
+EXIT(write, K_FLAT, TG_PL_OP_WRITE)
+EXIT(read, K_FLAT, TG_PL_OP_READ)
+EXIT(sendto, K_FLAT, TG_PL_OP_SENDTO)
+EXIT(recvfrom, K_FLAT, TG_PL_OP_RECVFROM)
+EXIT(writev, K_IOV, TG_PL_OP_WRITEV)
+EXIT(readv, K_IOV, TG_PL_OP_READV)
+EXIT(sendmsg, K_MSG, TG_PL_OP_SENDMSG)
+EXIT(recvmsg, K_MSG, TG_PL_OP_RECVMSG)
+EXIT(sendmmsg, K_MMSG, TG_PL_OP_SENDMMSG)
+EXIT(recvmmsg, K_MMSG, TG_PL_OP_RECVMMSG)
+EXIT(sendfile64, K_COUNT, TG_PL_OP_SENDFILE)
+EXIT(splice, K_COUNT, TG_PL_OP_SPLICE)
 
 /* splice(fd_in, off_in, fd_out, off_out, len, flags): the socket side decides direction. */
 SEC("tracepoint/syscalls/sys_enter_splice")
