@@ -177,9 +177,11 @@ pub async fn run_until(
         _ => None,
     };
 
+    let rings = capture.is_some() as u64 + payload.is_some() as u64;
     print_summary(
         capture.as_ref(),
         payload.as_ref(),
+        (rings, ring_bytes, eff.ring_buffer_size),
         prom.as_deref(),
         otlp_settings.as_ref(),
         json,
@@ -311,6 +313,7 @@ pub fn otlp_settings(eff: &Effective) -> Option<OtlpSettings> {
 fn print_summary(
     cap: Option<&TcpCapture>,
     payload: Option<&PayloadCapture>,
+    (rings, ring_bytes, ring_total): (u64, u64, u64),
     prom: Option<&str>,
     otlp: Option<&OtlpSettings>,
     json: bool,
@@ -339,6 +342,13 @@ fn print_summary(
         };
         s.push_str(&format!("  {:<34} {:<28} {st}\n", h.feature, h.hook));
     }
+    if rings > 0 {
+        s.push_str(&format!(
+            "  ring buffers: {rings} x {} (agent.network.ring_buffer_size {}, split)\n",
+            size_text(ring_bytes),
+            size_text(ring_total)
+        ));
+    }
     s.push_str(&format!("  prometheus: {}\n", prom.unwrap_or("off")));
     match otlp {
         Some(o) => s.push_str(&format!("  otlp: {} ({:?})\n", o.endpoint, o.protocol)),
@@ -348,6 +358,15 @@ fn print_summary(
     }
     s.push_str(&format!("  json lines on stdout: {}\n", if json { "on" } else { "off" }));
     eprint!("{s}");
+}
+
+/// "16 MiB", "512 KiB", "4096 B".
+fn size_text(b: u64) -> String {
+    match b {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} B"),
+    }
 }
 
 fn kernel_release() -> String {
@@ -373,5 +392,13 @@ mod tests {
         assert_eq!(ring_share(16 << 20, 0), 16 << 20);
         // Never below one page, even when the total is one page.
         assert_eq!(ring_share(4096, 2), 4096);
+    }
+
+    #[test]
+    fn sizes_read_as_units() {
+        use super::size_text;
+        assert_eq!(size_text(16 << 20), "16 MiB");
+        assert_eq!(size_text(512 << 10), "512 KiB");
+        assert_eq!(size_text(3000), "3000 B");
     }
 }
