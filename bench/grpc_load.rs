@@ -17,12 +17,16 @@
 //! of the agent's programs (`tg_*`, from `bpftool prog show --json`) per call.
 //! Traffic stays on 127.0.0.1; only processes started here are stopped, by PID.
 
+#[path = "agent.rs"]
+mod agent;
 #[path = "bpf_stats.rs"]
 mod bpf_stats;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use agent::{cpu_ticks, metric, scrape, status_kb};
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tonic::transport::{Endpoint, Server};
@@ -32,46 +36,8 @@ use tonic_health::pb::HealthCheckRequest;
 /// Upper bound of calls per run, whatever the duration.
 const MAX_CALLS: u64 = 20_000_000;
 
-fn cpu_ticks(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
-}
-
-fn status_kb(pid: u32, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Sum of run_time_ns and run_cnt over the agent's kernel programs (names `tg_*`).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// GET /metrics over plain HTTP/1.0; None if the endpoint does not answer 200.
-fn scrape(addr: SocketAddr) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    let (head, rest) = body.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200")
-        .then(|| rest.to_string())
-        .or_else(|| head.starts_with("HTTP/1.0 200").then(|| rest.to_string()))
-}
-
-/// Sum of the samples whose line starts with `prefix`.
-fn metric(body: &str, prefix: &str) -> f64 {
-    body.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// The server child: serves grpc.health.v1.Health on the port, prints "ready".
@@ -159,44 +125,6 @@ fn load(port: u16, secs: u64, conc: usize, conns: usize) -> Load {
     })
 }
 
-fn start_agent(bin: &str, json: bool, addr: SocketAddr, dir: &std::path::Path) -> Child {
-    let cfg = dir.join("telegen-grpc-bench.yaml");
-    std::fs::write(&cfg, format!("agent:\n  exporters:\n    prometheus:\n      listen: {addr}\n"))
-        .unwrap();
-    let mut cmd = Command::new(bin);
-    cmd.arg("run");
-    if json {
-        cmd.arg("--json");
-    }
-    let c = cmd
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start telegen");
-    // Measure only once every program is loaded and the endpoint serves.
-    let t0 = Instant::now();
-    while scrape(addr).is_none() {
-        assert!(t0.elapsed() < Duration::from_secs(120), "telegen did not start");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    c
-}
-
-fn stop(mut c: Child) {
-    unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-    let t0 = Instant::now();
-    while c.try_wait().ok().flatten().is_none() {
-        if t0.elapsed() > Duration::from_secs(20) {
-            let _ = c.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = c.wait();
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("serve") {
@@ -233,12 +161,12 @@ fn main() {
     let bpf_sep = if bpf_stats { "---|" } else { "" };
     println!("| run | agent | calls/s | p50 µs | p99 µs | client+server CPU µs/call | agent CPU % of one core | agent µs/call | agent RSS MB at the load's end (start-up peak) | kernel losses | user losses | server calls counted / made | client calls counted |{bpf_col}");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|{bpf_sep}");
-    let dir = std::env::temp_dir();
     let mut sums = [(0.0f64, 0u32); 2];
     for rep in 0..reps {
         for with_agent in [false, true] {
             let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-            let agent = with_agent.then(|| start_agent(&bin, json, addr, &dir));
+            let agent =
+                with_agent.then(|| agent::start(&bin, if json { &["--json"] } else { &[] }, addr));
             let a0 = agent.as_ref().map(|c| cpu_ticks(c.id())).unwrap_or(0);
             let p0 = bpf_stats::progs();
             let c0 = cpu_ticks(std::process::id()) + cpu_ticks(spid);
@@ -323,7 +251,7 @@ fn main() {
                 if l.errors > 0 { format!(" {} errors", l.errors) } else { String::new() },
             );
             if let Some(c) = agent {
-                stop(c);
+                agent::stop(c);
             }
         }
     }

@@ -8,39 +8,18 @@
 //! (kernel.bpf_stats_enabled for the run, restored at the end).
 //! Results go to docs/benchmarks.md by hand, with the command line.
 
+#[path = "agent.rs"]
+mod agent;
 #[path = "bpf_stats.rs"]
 mod bpf_stats;
 
+use agent::{cpu_ticks, metric, scrape, status_kb};
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
-}
-
-fn hwm_kb(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
 
 fn self_cpu_ticks() -> u64 {
     cpu_ticks(std::process::id())
@@ -105,16 +84,6 @@ fn load(rate: u64, secs: u64, threads: u64) -> u64 {
     made
 }
 
-fn metric(addr: &str, name: &str) -> f64 {
-    let out =
-        Command::new("curl").args(["-s", &format!("http://{addr}/metrics")]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rate: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
@@ -129,35 +98,8 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|");
     for rep in 0..reps {
         for with_agent in [false, true] {
-            let mut agent = None;
-            let addr = "127.0.0.1:19464";
-            if with_agent {
-                let cfg = std::env::temp_dir().join("telegen-bench.yaml");
-                std::fs::write(
-                    &cfg,
-                    format!("agent:\n  exporters:\n    prometheus:\n      listen: {addr}\n"),
-                )
-                .unwrap();
-                let c = Command::new(&bin)
-                    .args(["run", "--config"])
-                    .arg(&cfg)
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("start telegen");
-                // Measure only once every program is loaded and the endpoint serves.
-                let t0 = Instant::now();
-                while !Command::new("curl")
-                    .args(["-sf", "-o", "/dev/null", &format!("http://{addr}/metrics")])
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false)
-                {
-                    assert!(t0.elapsed() < Duration::from_secs(120), "telegen did not start");
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                agent = Some(c);
-            }
+            let addr: std::net::SocketAddr = "127.0.0.1:19464".parse().unwrap();
+            let agent = with_agent.then(|| agent::start(&bin, &[], addr));
             let a0 = agent.as_ref().map(|c| cpu_ticks(c.id())).unwrap_or(0);
             let s0 = self_cpu_ticks();
             let t0 = Instant::now();
@@ -168,7 +110,7 @@ fn main() {
                 std::thread::spawn(move || {
                     let mut max = 0;
                     while on.load(Ordering::Relaxed) {
-                        max = max.max(rss_kb(pid));
+                        max = max.max(status_kb(pid, "VmRSS:"));
                         std::thread::sleep(Duration::from_millis(250));
                     }
                     max
@@ -194,21 +136,25 @@ fn main() {
                 Some(c) => {
                     std::thread::sleep(Duration::from_secs(2));
                     let a1 = cpu_ticks(c.id());
+                    let body = scrape(addr).unwrap_or_default();
                     (
                         format!("{:.2}", (a1 - a0) as f64 / tick / wall * 100.0),
                         format!(
                             "{:.1} ({:.1})",
                             rss_max as f64 / 1024.0,
-                            hwm_kb(c.id()) as f64 / 1024.0
+                            status_kb(c.id(), "VmHWM:") as f64 / 1024.0
                         ),
                         format!(
                             "{}",
-                            metric(addr, "telegen_events_dropped_total{source=\"kernel\"")
+                            metric(&body, "telegen_events_dropped_total{source=\"kernel\"")
                         ),
-                        format!("{}", metric(addr, "telegen_events_dropped_total{source=\"user\"")),
                         format!(
                             "{}",
-                            metric(addr, "telegen_tcp_connections_opened_total{role=\"client\"")
+                            metric(&body, "telegen_events_dropped_total{source=\"user\"")
+                        ),
+                        format!(
+                            "{}",
+                            metric(&body, "telegen_tcp_connections_opened_total{role=\"client\"")
                         ),
                     )
                 }
@@ -221,9 +167,8 @@ fn main() {
                 n as f64 / wall,
                 (s1 - s0) as f64 / tick * 1e6 / n.max(1) as f64,
             );
-            if let Some(mut c) = agent {
-                unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-                let _ = c.wait();
+            if let Some(c) = agent {
+                agent::stop(c);
             }
         }
     }
