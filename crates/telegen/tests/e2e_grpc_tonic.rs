@@ -324,14 +324,19 @@ impl TonicServer {
     }
 }
 
+/// The agent watching a free low port, then a tonic server on it: the connections (and
+/// their HPACK state) start after the agent.
+fn agent_then_server() -> (u16, Agent, TonicServer) {
+    let std_listener = low_listener();
+    let port = std_listener.local_addr().unwrap().port();
+    let agent = Agent::start(&only_port(port));
+    (port, agent, TonicServer::start(std_listener))
+}
+
 #[test]
 fn grpc_tonic_unary_streaming_bidi_and_not_found() {
     require_root();
-    let std_listener = low_listener();
-    let port = std_listener.local_addr().unwrap().port();
-    // The agent first: the connection (and its HPACK state) must start after it.
-    let agent = Agent::start(&only_port(port));
-    let server = TonicServer::start(std_listener);
+    let (port, agent, server) = agent_then_server();
 
     let made = server.rt.block_on(client_calls(port, &server.reporter));
     assert_eq!(
@@ -476,10 +481,7 @@ async fn large_calls(port: u16) -> (usize, usize) {
 #[test]
 fn grpc_tonic_messages_larger_than_the_copied_payload() {
     require_root();
-    let std_listener = low_listener();
-    let port = std_listener.local_addr().unwrap().port();
-    let agent = Agent::start(&only_port(port));
-    let server = TonicServer::start(std_listener);
+    let (port, agent, server) = agent_then_server();
     let (sent, got_back) = server.rt.block_on(large_calls(port));
     assert_eq!((sent, got_back), (3, 3));
     let recs = agent.collect(Duration::from_secs(30), |r| {
