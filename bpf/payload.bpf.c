@@ -259,6 +259,7 @@ static __always_inline void handle_chunk(const struct tg_pl_args *a, const struc
 	 * by frame (each starts unsynced and syncs on the client preface or the server's
 	 * first frame), so header blocks are copied whole as on prior-knowledge h2c. */
 	if (c->proto == TG_PL_PROTO_HTTP1 && (cfg_protocols & TG_PL_CLASSIFY_HTTP2) &&
+	    copied >= 16 && s->data[9] == '1' && s->data[10] == '0' && s->data[11] == '1' &&
 	    tg_pl_h2c_switch(s, (__u32)copied)) {
 		c->proto = TG_PL_PROTO_HTTP2;
 		__u64 key = (__u64)sk;
