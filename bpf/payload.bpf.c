@@ -4,12 +4,17 @@
  *
  * Hooks (see ../shared/notes/kernel-facts.md: no fentry/kprobes here; classic
  * per-syscall tracepoints cost about 107 ns per firing, raw sys_enter/sys_exit 125 ns on
- * every syscall): syscalls/sys_enter_* stash the arguments of write, writev, sendto,
- * sendmsg, sendmmsg, read, readv, recvfrom, recvmsg, recvmmsg, sendfile64 and splice in
- * tg_pl_args (per thread) when the fd is an AF_INET/AF_INET6 TCP or UDP socket (receives
- * with MSG_PEEK are skipped: their bytes are reported by the read that consumes them);
- * syscalls/sys_exit_* read the result and copy up to cfg_max_payload bytes (flat
- * buffer or a bounded iovec walk) through a per-CPU scratch buffer into tg_pl_events.
+ * every syscall):
+ * - sends (write, writev, sendto, sendmsg, sendmmsg, sendfile64, splice): sys_enter_*
+ *   stash the arguments and the start time in tg_pl_args (task storage) when the fd is an
+ *   AF_INET/AF_INET6 TCP or UDP socket; sys_exit_* read the result and report;
+ * - receives (read, readv, recvfrom, recvmsg, recvmmsg): sys_exit_* only. The task's
+ *   saved user registers still hold the arguments at exit (bpf_task_pt_regs), so a read
+ *   that returns nothing costs one comparison and the fd is resolved only when bytes
+ *   moved; receives with MSG_PEEK are skipped (their bytes are reported by the read that
+ *   consumes them).
+ * Reporting copies up to cfg_max_payload bytes (flat buffer or a bounded iovec walk)
+ * through a per-CPU scratch buffer into tg_pl_events.
  * sock/inet_sock_set_state records the socket's role (SYN_SENT = client, SYN_RECV ->
  * ESTABLISHED = server) and reports TCP closes; sys_enter_close reports UDP closes.
  *
@@ -315,19 +320,20 @@ static __always_inline void report_close(const struct sock *sk, __u8 op)
 	bpf_map_delete_elem(&tg_pl_h2s, &key);
 }
 
-/* ---- sys_enter: stash the arguments of socket syscalls ---- */
+/* ---- which syscalls to look at ---- */
 
-static __always_inline int stash(long fd, __u8 op, __u8 dir, __u64 buf, __u64 addr, __u64 cnt)
+/* The socket behind fd when its bytes may be reported (a TCP or UDP socket of the inet
+ * families, not filtered out, not a connected UDP socket off the DNS ports), else NULL. */
+static __always_inline struct sock *watched_sock(long fd, __u8 *l4)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	if (cfg_ignore_tgid && (id >> 32) == cfg_ignore_tgid)
 		return 0;
-	__u8 l4 = 0;
-	struct sock *sk = fd_sock(fd, &l4);
+	struct sock *sk = fd_sock(fd, l4);
 	if (!sk)
 		return 0;
-	__u64 key = (__u64)sk;
-	if (l4 == TG_PL_L4_TCP) {
+	if (*l4 == TG_PL_L4_TCP) {
+		__u64 key = (__u64)sk;
 		struct tg_pl_conn *c = bpf_map_lookup_elem(&tg_pl_conns, &key);
 		if (c && c->verdict == TG_PL_V_FILTERED)
 			return 0;
@@ -340,13 +346,24 @@ static __always_inline int stash(long fd, __u8 op, __u8 dir, __u64 buf, __u64 ad
 			return 0;
 		}
 	}
+	return sk;
+}
+
+/* ---- sends: sys_enter stashes the arguments and the start time ---- */
+
+static __always_inline int stash(long fd, __u8 op, __u8 dir, __u64 buf, __u64 addr, __u64 cnt)
+{
+	__u8 l4 = 0;
+	struct sock *sk = watched_sock(fd, &l4);
+	if (!sk)
+		return 0;
 	struct tg_pl_args *a = bpf_task_storage_get(&tg_pl_args, bpf_get_current_task_btf(), 0,
 						    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!a) {
 		count(TG_PL_CNT_ARGS_FULL);
 		return 0;
 	}
-	a->sk = key;
+	a->sk = (__u64)sk;
 	a->enter_ns = bpf_ktime_get_ns();
 	a->buf = buf;
 	a->addr = addr;
@@ -360,25 +377,15 @@ static __always_inline int stash(long fd, __u8 op, __u8 dir, __u64 buf, __u64 ad
 
 /* ---- sys_exit: report what moved ---- */
 
-static __always_inline int on_exit(long ret, int kind, __u8 op)
+/* Reports what a syscall with arguments `a` moved (ret > 0 bytes). */
+static __always_inline int report(const struct tg_pl_args *a, long ret, int kind)
 {
-	struct tg_pl_args *p = bpf_task_storage_get(&tg_pl_args, bpf_get_current_task_btf(), 0, 0);
-	if (!p || !p->sk)
-		return 0;
-	if (p->op != op) {
-		/* Arguments of another syscall whose exit did not run (attached between its
-		 * enter and exit): never report them with this call's result. */
-		p->sk = 0;
-		return 0;
-	}
-	__u64 id = bpf_get_current_pid_tgid();
 	struct tg_pl_job job = {};
-	job.a = *p;
-	p->sk = 0; /* consumed */
-	if (ret <= 0)
-		return 0;
-	job.pid_tgid = id;
+	job.a = *a;
+	job.pid_tgid = bpf_get_current_pid_tgid();
 	job.now = bpf_ktime_get_ns();
+	if (!job.a.enter_ns)
+		job.a.enter_ns = job.now;
 	if (kind == K_FLAT) {
 		job.ch.ptr = job.a.buf;
 		job.ch.name = job.a.addr;
@@ -429,60 +436,103 @@ static __always_inline int on_exit(long ret, int kind, __u8 op)
 	return 0;
 }
 
-#define EG TG_PL_DIR_EGRESS
-#define IN TG_PL_DIR_INGRESS
+/* Sends: the arguments stashed at entry by the same syscall. */
+static __always_inline int on_send_exit(long ret, int kind, __u8 op)
+{
+	struct tg_pl_args *p = bpf_task_storage_get(&tg_pl_args, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->sk)
+		return 0;
+	if (p->op != op) {
+		/* Arguments of another syscall whose exit did not run (attached between its
+		 * enter and exit): never report them with this call's result. */
+		p->sk = 0;
+		return 0;
+	}
+	struct tg_pl_args a = *p;
+	p->sk = 0; /* consumed */
+	if (ret <= 0)
+		return 0;
+	return report(&a, ret, kind);
+}
 
-/* Enter programs: (fd, op, dir, buffer argument, sockaddr argument, count argument). */
-#define ENTER(name, op, dir, bufarg, addrarg, cntarg)                                        \
+/* Receives: no enter program. At sys_exit the task's saved user registers still hold the
+ * syscall's arguments (x86-64: di, si, dx, r10, r8), and the receive time is the exit's,
+ * so reads that return nothing (EAGAIN ends every non-blocking read loop) cost one
+ * comparison, and the fd is resolved only for reads that moved bytes. */
+static __always_inline int on_recv_exit(long ret, int kind, __u8 op, long fd, __u64 buf,
+					__u64 addr, __u64 cnt)
+{
+	__u8 l4 = 0;
+	struct sock *sk = watched_sock(fd, &l4);
+	if (!sk)
+		return 0;
+	struct tg_pl_args a = {};
+	a.sk = (__u64)sk;
+	a.buf = buf;
+	a.addr = addr;
+	a.count = cnt > 0xffffffffULL ? 0xffffffffU : (__u32)cnt;
+	a.op = op;
+	a.dir = TG_PL_DIR_INGRESS;
+	a.l4 = l4;
+	return report(&a, ret, kind);
+}
+
+#define EG TG_PL_DIR_EGRESS
+
+/* Send enter programs: (fd, op, buffer argument, sockaddr argument, count argument). */
+#define ENTER(name, op, bufarg, addrarg, cntarg)                                             \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
 	int tg_pl_enter_##name(struct tg_tp_sys_enter_ctx *ctx)                                  \
 	{                                                                                    \
-		return stash((long)ctx->args[0], op, dir, bufarg, addrarg, cntarg);          \
+		return stash((long)ctx->args[0], op, EG, bufarg, addrarg, cntarg);           \
 	}
 
 #define EXIT(name, kind, op)                                                                 \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                           \
 	int tg_pl_exit_##name(struct tg_tp_sys_exit_ctx *ctx)                                    \
 	{                                                                                    \
-		return on_exit(ctx->ret, kind, op);                                          \
+		return on_send_exit(ctx->ret, kind, op);                                     \
 	}
 
-ENTER(write, TG_PL_OP_WRITE, EG, ctx->args[1], 0, ctx->args[2])
-ENTER(read, TG_PL_OP_READ, IN, ctx->args[1], 0, ctx->args[2])
-ENTER(sendto, TG_PL_OP_SENDTO, EG, ctx->args[1], ctx->args[4], ctx->args[2])
-ENTER(writev, TG_PL_OP_WRITEV, EG, ctx->args[1], 0, ctx->args[2])
-ENTER(readv, TG_PL_OP_READV, IN, ctx->args[1], 0, ctx->args[2])
-ENTER(sendmsg, TG_PL_OP_SENDMSG, EG, ctx->args[1], 0, 0)
-ENTER(sendmmsg, TG_PL_OP_SENDMMSG, EG, ctx->args[1], 0, ctx->args[2])
-ENTER(sendfile64, TG_PL_OP_SENDFILE, EG, 0, 0, ctx->args[3])
-
-/* Receives with MSG_PEEK leave the bytes in the socket: they are reported when read. */
+/* Receive exit programs; `r` is the task's struct pt_regs. Receives with MSG_PEEK leave
+ * the bytes in the socket: they are reported by the read that consumes them. */
 #define MSG_PEEK_ 0x2
-#define ENTER_RECV(name, op, bufarg, addrarg, cntarg, flagsarg)                              \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
-	int tg_pl_enter_##name(struct tg_tp_sys_enter_ctx *ctx)                                  \
+#define EXIT_RECV(name, kind, op, bufarg, addrarg, cntarg, flagsarg)                         \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                           \
+	int tg_pl_exit_##name(struct tg_tp_sys_exit_ctx *ctx)                                    \
 	{                                                                                    \
-		if ((flagsarg) & MSG_PEEK_)                                                  \
+		long ret = ctx->ret;                                                         \
+		if (ret <= 0)                                                                \
 			return 0;                                                            \
-		return stash((long)ctx->args[0], op, IN, bufarg, addrarg, cntarg);           \
+		struct pt_regs *r =                                                          \
+			(struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());      \
+		if (!r || ((flagsarg) & MSG_PEEK_))                                          \
+			return 0;                                                            \
+		return on_recv_exit(ret, kind, op, (long)r->di, bufarg, addrarg, cntarg);    \
 	}
 
-ENTER_RECV(recvfrom, TG_PL_OP_RECVFROM, ctx->args[1], ctx->args[4], ctx->args[2], ctx->args[3])
-ENTER_RECV(recvmsg, TG_PL_OP_RECVMSG, ctx->args[1], 0, 0, ctx->args[2])
-ENTER_RECV(recvmmsg, TG_PL_OP_RECVMMSG, ctx->args[1], 0, ctx->args[2], ctx->args[3])
+ENTER(write, TG_PL_OP_WRITE, ctx->args[1], 0, ctx->args[2])
+ENTER(sendto, TG_PL_OP_SENDTO, ctx->args[1], ctx->args[4], ctx->args[2])
+ENTER(writev, TG_PL_OP_WRITEV, ctx->args[1], 0, ctx->args[2])
+ENTER(sendmsg, TG_PL_OP_SENDMSG, ctx->args[1], 0, 0)
+ENTER(sendmmsg, TG_PL_OP_SENDMMSG, ctx->args[1], 0, ctx->args[2])
+ENTER(sendfile64, TG_PL_OP_SENDFILE, 0, 0, ctx->args[3])
 
 EXIT(write, K_FLAT, TG_PL_OP_WRITE)
-EXIT(read, K_FLAT, TG_PL_OP_READ)
 EXIT(sendto, K_FLAT, TG_PL_OP_SENDTO)
-EXIT(recvfrom, K_FLAT, TG_PL_OP_RECVFROM)
 EXIT(writev, K_IOV, TG_PL_OP_WRITEV)
-EXIT(readv, K_IOV, TG_PL_OP_READV)
 EXIT(sendmsg, K_MSG, TG_PL_OP_SENDMSG)
-EXIT(recvmsg, K_MSG, TG_PL_OP_RECVMSG)
 EXIT(sendmmsg, K_MMSG, TG_PL_OP_SENDMMSG)
-EXIT(recvmmsg, K_MMSG, TG_PL_OP_RECVMMSG)
 EXIT(sendfile64, K_COUNT, TG_PL_OP_SENDFILE)
 EXIT(splice, K_COUNT, TG_PL_OP_SPLICE)
+
+/* read(fd, buf, n); readv(fd, iov, iovcnt); recvfrom(fd, buf, n, flags, src, srclen);
+ * recvmsg(fd, msg, flags); recvmmsg(fd, vec, vlen, flags, timeout) */
+EXIT_RECV(read, K_FLAT, TG_PL_OP_READ, r->si, 0, r->dx, 0)
+EXIT_RECV(readv, K_IOV, TG_PL_OP_READV, r->si, 0, r->dx, 0)
+EXIT_RECV(recvfrom, K_FLAT, TG_PL_OP_RECVFROM, r->si, r->r8, r->dx, r->r10)
+EXIT_RECV(recvmsg, K_MSG, TG_PL_OP_RECVMSG, r->si, 0, 0, r->dx)
+EXIT_RECV(recvmmsg, K_MMSG, TG_PL_OP_RECVMMSG, r->si, 0, r->dx, r->r10)
 
 /* splice(fd_in, off_in, fd_out, off_out, len, flags): the socket side decides direction. */
 SEC("tracepoint/syscalls/sys_enter_splice")
@@ -491,7 +541,7 @@ int tg_pl_enter_splice(struct tg_tp_sys_enter_ctx *ctx)
 	__u8 l4 = 0;
 	if (fd_sock((long)ctx->args[2], &l4))
 		return stash((long)ctx->args[2], TG_PL_OP_SPLICE, EG, 0, 0, ctx->args[4]);
-	return stash((long)ctx->args[0], TG_PL_OP_SPLICE, IN, 0, 0, ctx->args[4]);
+	return stash((long)ctx->args[0], TG_PL_OP_SPLICE, TG_PL_DIR_INGRESS, 0, 0, ctx->args[4]);
 }
 
 /* close(fd) of a UDP socket user space has seen (TCP closes come from the state). */

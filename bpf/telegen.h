@@ -210,7 +210,7 @@ enum tg_pl_counter {
  * lost or unclassified chunks into gaps: chunk start = total_<dir> - bytes.
  */
 struct tg_pl_event {
-	__u64 enter_ns; /* syscall entry, bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u64 enter_ns; /* send: syscall entry; receive: = exit_ns (bpf_ktime_get_ns, CLOCK_MONOTONIC) */
 	__u64 exit_ns;  /* syscall exit (CLOSE: when it closed) */
 	__u64 conn_id;  /* socket cookie, or hashed sock pointer (TG_PL_F_NO_COOKIE) */
 	__u64 bytes;    /* bytes the syscall (message) moved */
@@ -237,8 +237,8 @@ struct tg_pl_event {
 	char comm[TG_COMM_LEN];
 };
 
-/* Per-thread syscall arguments stashed at sys_enter (tg_pl_args, task storage; sk = 0
- * once the exit consumed them). */
+/* Syscall arguments. Sends: stashed per thread at sys_enter (tg_pl_args, task storage;
+ * sk = 0 once the exit consumed them). Receives: read from the saved registers at exit. */
 struct tg_pl_args {
 	__u64 sk;       /* struct sock * of the fd */
 	__u64 enter_ns;

@@ -215,6 +215,13 @@ async fn tcp_send_and_receive_variants_arrive_exactly() {
         let (c, s) = tcp_pair(&listener);
         let (cfd, sfd) = (c.as_raw_fd(), s.as_raw_fd());
         sys_write(cfd, REQ1);
+        // A peek leaves the bytes in the socket: they must be reported once, by the read.
+        let mut peek = vec![0u8; REQ1.len()];
+        // SAFETY: the buffer is live and sized as passed.
+        let n = unsafe {
+            libc::recv(sfd, peek.as_mut_ptr().cast(), peek.len(), libc::MSG_PEEK | libc::MSG_WAITALL)
+        };
+        assert_eq!(&peek[..check(n, "recv(MSG_PEEK)")], &REQ1[..n as usize]);
         assert_eq!(sys_read_exact(sfd, REQ1.len(), "read"), REQ1);
         sys_writev(sfd, &RESP1);
         assert_eq!(sys_read_exact(cfd, RESP1.concat().len(), "readv"), RESP1.concat());

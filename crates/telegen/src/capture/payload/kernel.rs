@@ -26,8 +26,10 @@ pub struct KernelSettings {
     pub port_filter_max: u32,
 }
 
-/// (program, tracepoint, feature) of every hook, in attach order. Exits are attached
-/// before enters so that no stashed argument waits for an exit that is not there yet.
+/// (program, tracepoint, feature) of every hook, in attach order. Sends have an enter
+/// (arguments and start time) and an exit; exits are attached before enters so that no
+/// stashed argument waits for an exit that is not there yet. Receives have only an exit
+/// (it reads the arguments back from the task's saved registers).
 const HOOKS: &[(&str, &str, &str)] = &[
     ("tg_pl_state", "sock/inet_sock_set_state", "tcp roles and closes"),
     ("tg_pl_exit_write", "syscalls/sys_exit_write", "write"),
@@ -41,15 +43,10 @@ const HOOKS: &[(&str, &str, &str)] = &[
     ("tg_pl_exit_sendmmsg", "syscalls/sys_exit_sendmmsg", "sendmmsg"),
     ("tg_pl_enter_sendmmsg", "syscalls/sys_enter_sendmmsg", "sendmmsg"),
     ("tg_pl_exit_read", "syscalls/sys_exit_read", "read"),
-    ("tg_pl_enter_read", "syscalls/sys_enter_read", "read"),
     ("tg_pl_exit_readv", "syscalls/sys_exit_readv", "readv"),
-    ("tg_pl_enter_readv", "syscalls/sys_enter_readv", "readv"),
     ("tg_pl_exit_recvfrom", "syscalls/sys_exit_recvfrom", "recv/recvfrom"),
-    ("tg_pl_enter_recvfrom", "syscalls/sys_enter_recvfrom", "recv/recvfrom"),
     ("tg_pl_exit_recvmsg", "syscalls/sys_exit_recvmsg", "recvmsg"),
-    ("tg_pl_enter_recvmsg", "syscalls/sys_enter_recvmsg", "recvmsg"),
     ("tg_pl_exit_recvmmsg", "syscalls/sys_exit_recvmmsg", "recvmmsg"),
-    ("tg_pl_enter_recvmmsg", "syscalls/sys_enter_recvmmsg", "recvmmsg"),
     ("tg_pl_exit_sendfile64", "syscalls/sys_exit_sendfile64", "sendfile (byte count)"),
     ("tg_pl_enter_sendfile64", "syscalls/sys_enter_sendfile64", "sendfile (byte count)"),
     ("tg_pl_exit_splice", "syscalls/sys_exit_splice", "splice (byte count)"),
