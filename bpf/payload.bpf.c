@@ -5,14 +5,15 @@
  * Hooks (see ../shared/notes/kernel-facts.md: no fentry/kprobes here; classic
  * per-syscall tracepoints cost about 107 ns per firing, raw sys_enter/sys_exit 125 ns on
  * every syscall):
- * - sends (write, writev, sendto, sendmsg, sendmmsg, sendfile64, splice): sys_enter_*
- *   stash the arguments and the start time in tg_pl_args (task storage) when the fd is an
- *   AF_INET/AF_INET6 TCP or UDP socket; sys_exit_* read the result and report;
- * - receives (read, readv, recvfrom, recvmsg, recvmmsg): sys_exit_* only. The task's
- *   saved user registers still hold the arguments at exit (bpf_task_pt_regs), so a read
- *   that returns nothing costs one comparison and the fd is resolved only when bytes
- *   moved; receives with MSG_PEEK are skipped (their bytes are reported by the read that
- *   consumes them).
+ * - sys_exit_* of the sends (write, writev, sendto, sendmsg, sendmmsg, sendfile64, splice)
+ *   and receives (read, readv, recvfrom, recvmsg, recvmmsg) read the syscall's arguments
+ *   from the task's saved user registers (bpf_task_pt_regs: they still hold them at exit),
+ *   so nothing is carried from entry; a call that moved nothing costs one comparison and
+ *   the fd is resolved only when bytes moved. Receives with MSG_PEEK are skipped (their
+ *   bytes are reported by the read that consumes them).
+ * - sys_enter_* of the sends only note the start time in a per-CPU slot (tg_pl_send_start),
+ *   which the exit uses when the thread did not switch out during the call; otherwise the
+ *   send is timed at its exit (counted: TG_PL_CNT_SEND_START_AT_EXIT).
  * Reporting copies up to cfg_max_payload bytes (flat buffer or a bounded iovec walk)
  * through a per-CPU scratch buffer into tg_pl_events.
  * sock/inet_sock_set_state records the socket's role (SYN_SENT = client, SYN_RECV ->
@@ -349,32 +350,6 @@ static __always_inline struct sock *watched_sock(long fd, __u8 *l4)
 	return sk;
 }
 
-/* ---- sends: sys_enter stashes the arguments and the start time ---- */
-
-static __always_inline int stash(long fd, __u8 op, __u8 dir, __u64 buf, __u64 addr, __u64 cnt)
-{
-	__u8 l4 = 0;
-	struct sock *sk = watched_sock(fd, &l4);
-	if (!sk)
-		return 0;
-	struct tg_pl_args *a = bpf_task_storage_get(&tg_pl_args, bpf_get_current_task_btf(), 0,
-						    BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!a) {
-		count(TG_PL_CNT_ARGS_FULL);
-		return 0;
-	}
-	a->sk = (__u64)sk;
-	a->enter_ns = bpf_ktime_get_ns();
-	a->buf = buf;
-	a->addr = addr;
-	a->count = cnt > 0xffffffffULL ? 0xffffffffU : (__u32)cnt;
-	a->op = op;
-	a->dir = dir;
-	a->l4 = l4;
-	a->_pad0 = 0;
-	return 0;
-}
-
 /* ---- sys_exit: report what moved ---- */
 
 /* Reports what a syscall with arguments `a` moved (ret > 0 bytes). */
@@ -436,31 +411,46 @@ static __always_inline int report(const struct tg_pl_args *a, long ret, int kind
 	return 0;
 }
 
-/* Sends: the arguments stashed at entry by the same syscall. */
-static __always_inline int on_send_exit(long ret, int kind, __u8 op)
+/* ---- sends: sys_enter notes the start time ---- */
+
+static __always_inline int send_enter(__u8 op)
 {
-	struct tg_pl_args *p = bpf_task_storage_get(&tg_pl_args, bpf_get_current_task_btf(), 0, 0);
-	if (!p || !p->sk)
+	__u32 zero = 0;
+	struct tg_pl_send_start *st = bpf_map_lookup_elem(&tg_pl_send_start, &zero);
+	if (!st)
 		return 0;
-	if (p->op != op) {
-		/* Arguments of another syscall whose exit did not run (attached between its
-		 * enter and exit): never report them with this call's result. */
-		p->sk = 0;
-		return 0;
-	}
-	struct tg_pl_args a = *p;
-	p->sk = 0; /* consumed */
-	if (ret <= 0)
-		return 0;
-	return report(&a, ret, kind);
+	struct task_struct *t = bpf_get_current_task_btf();
+	st->ns = bpf_ktime_get_ns();
+	st->switches = t->nvcsw + t->nivcsw;
+	st->tid = (__u32)bpf_get_current_pid_tgid();
+	st->op = op;
+	return 0;
 }
 
-/* Receives: no enter program. At sys_exit the task's saved user registers still hold the
- * syscall's arguments (x86-64: di, si, dx, r10, r8), and the receive time is the exit's,
- * so reads that return nothing (EAGAIN ends every non-blocking read loop) cost one
- * comparison, and the fd is resolved only for reads that moved bytes. */
-static __always_inline int on_recv_exit(long ret, int kind, __u8 op, long fd, __u64 buf,
-					__u64 addr, __u64 cnt)
+/* The start of this thread's send `op`, or 0 when this CPU's slot is not its own (the
+ * thread slept or was moved in the syscall): the send is then timed at its exit. */
+static __always_inline __u64 send_start(__u8 op)
+{
+	__u32 zero = 0;
+	struct tg_pl_send_start *st = bpf_map_lookup_elem(&tg_pl_send_start, &zero);
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (st && st->op == op && st->tid == (__u32)bpf_get_current_pid_tgid() &&
+	    st->switches == t->nvcsw + t->nivcsw) {
+		st->op = 0; /* used */
+		return st->ns;
+	}
+	count(TG_PL_CNT_SEND_START_AT_EXIT);
+	return 0;
+}
+
+/* ---- sys_exit: report what moved ----
+ * At sys_exit the task's saved user registers still hold the syscall's arguments
+ * (x86-64: di, si, dx, r10, r8), so no argument is carried from entry: a call that moved
+ * nothing (EAGAIN ends every non-blocking loop) costs one comparison, and the fd is
+ * resolved only when bytes moved. */
+
+static __always_inline int on_exit(long ret, int kind, __u8 op, __u8 dir, long fd, __u64 buf,
+				   __u64 addr, __u64 cnt)
 {
 	__u8 l4 = 0;
 	struct sock *sk = watched_sock(fd, &l4);
@@ -472,32 +462,28 @@ static __always_inline int on_recv_exit(long ret, int kind, __u8 op, long fd, __
 	a.addr = addr;
 	a.count = cnt > 0xffffffffULL ? 0xffffffffU : (__u32)cnt;
 	a.op = op;
-	a.dir = TG_PL_DIR_INGRESS;
+	a.dir = dir;
 	a.l4 = l4;
+	if (dir == TG_PL_DIR_EGRESS)
+		a.enter_ns = send_start(op);
 	return report(&a, ret, kind);
 }
 
 #define EG TG_PL_DIR_EGRESS
+#define IN TG_PL_DIR_INGRESS
 
-/* Send enter programs: (fd, op, buffer argument, sockaddr argument, count argument). */
-#define ENTER(name, op, bufarg, addrarg, cntarg)                                             \
+#define ENTER(name, op)                                                                      \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
-	int tg_pl_enter_##name(struct tg_tp_sys_enter_ctx *ctx)                                  \
+	int tg_pl_enter_##name(void *ctx)                                                    \
 	{                                                                                    \
-		return stash((long)ctx->args[0], op, EG, bufarg, addrarg, cntarg);           \
+		return send_enter(op);                                                       \
 	}
 
-#define EXIT(name, kind, op)                                                                 \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                           \
-	int tg_pl_exit_##name(struct tg_tp_sys_exit_ctx *ctx)                                    \
-	{                                                                                    \
-		return on_send_exit(ctx->ret, kind, op);                                     \
-	}
-
-/* Receive exit programs; `r` is the task's struct pt_regs. Receives with MSG_PEEK leave
- * the bytes in the socket: they are reported by the read that consumes them. */
+/* Exit programs; `r` is the task's struct pt_regs (the syscall's arguments: fd, buffer,
+ * sockaddr, count, flags). Receives with MSG_PEEK leave the bytes in the socket: they
+ * are reported by the read that consumes them. */
 #define MSG_PEEK_ 0x2
-#define EXIT_RECV(name, kind, op, bufarg, addrarg, cntarg, flagsarg)                         \
+#define EXIT(name, kind, op, dir, bufarg, addrarg, cntarg, flagsarg)                         \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                           \
 	int tg_pl_exit_##name(struct tg_tp_sys_exit_ctx *ctx)                                    \
 	{                                                                                    \
@@ -508,40 +494,50 @@ static __always_inline int on_recv_exit(long ret, int kind, __u8 op, long fd, __
 			(struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());      \
 		if (!r || ((flagsarg) & MSG_PEEK_))                                          \
 			return 0;                                                            \
-		return on_recv_exit(ret, kind, op, (long)r->di, bufarg, addrarg, cntarg);    \
+		return on_exit(ret, kind, op, dir, (long)r->di, bufarg, addrarg, cntarg);    \
 	}
 
-ENTER(write, TG_PL_OP_WRITE, ctx->args[1], 0, ctx->args[2])
-ENTER(sendto, TG_PL_OP_SENDTO, ctx->args[1], ctx->args[4], ctx->args[2])
-ENTER(writev, TG_PL_OP_WRITEV, ctx->args[1], 0, ctx->args[2])
-ENTER(sendmsg, TG_PL_OP_SENDMSG, ctx->args[1], 0, 0)
-ENTER(sendmmsg, TG_PL_OP_SENDMMSG, ctx->args[1], 0, ctx->args[2])
-ENTER(sendfile64, TG_PL_OP_SENDFILE, 0, 0, ctx->args[3])
+ENTER(write, TG_PL_OP_WRITE)
+ENTER(sendto, TG_PL_OP_SENDTO)
+ENTER(writev, TG_PL_OP_WRITEV)
+ENTER(sendmsg, TG_PL_OP_SENDMSG)
+ENTER(sendmmsg, TG_PL_OP_SENDMMSG)
+ENTER(sendfile64, TG_PL_OP_SENDFILE)
+ENTER(splice, TG_PL_OP_SPLICE)
 
-EXIT(write, K_FLAT, TG_PL_OP_WRITE)
-EXIT(sendto, K_FLAT, TG_PL_OP_SENDTO)
-EXIT(writev, K_IOV, TG_PL_OP_WRITEV)
-EXIT(sendmsg, K_MSG, TG_PL_OP_SENDMSG)
-EXIT(sendmmsg, K_MMSG, TG_PL_OP_SENDMMSG)
-EXIT(sendfile64, K_COUNT, TG_PL_OP_SENDFILE)
-EXIT(splice, K_COUNT, TG_PL_OP_SPLICE)
+/* write(fd, buf, n); writev(fd, iov, iovcnt); sendto(fd, buf, n, flags, dst, dstlen);
+ * sendmsg(fd, msg, flags); sendmmsg(fd, vec, vlen, flags); sendfile64(out, in, off, n) */
+EXIT(write, K_FLAT, TG_PL_OP_WRITE, EG, r->si, 0, r->dx, 0)
+EXIT(writev, K_IOV, TG_PL_OP_WRITEV, EG, r->si, 0, r->dx, 0)
+EXIT(sendto, K_FLAT, TG_PL_OP_SENDTO, EG, r->si, r->r8, r->dx, 0)
+EXIT(sendmsg, K_MSG, TG_PL_OP_SENDMSG, EG, r->si, 0, 0, 0)
+EXIT(sendmmsg, K_MMSG, TG_PL_OP_SENDMMSG, EG, r->si, 0, r->dx, 0)
+EXIT(sendfile64, K_COUNT, TG_PL_OP_SENDFILE, EG, 0, 0, 0, 0)
 
 /* read(fd, buf, n); readv(fd, iov, iovcnt); recvfrom(fd, buf, n, flags, src, srclen);
  * recvmsg(fd, msg, flags); recvmmsg(fd, vec, vlen, flags, timeout) */
-EXIT_RECV(read, K_FLAT, TG_PL_OP_READ, r->si, 0, r->dx, 0)
-EXIT_RECV(readv, K_IOV, TG_PL_OP_READV, r->si, 0, r->dx, 0)
-EXIT_RECV(recvfrom, K_FLAT, TG_PL_OP_RECVFROM, r->si, r->r8, r->dx, r->r10)
-EXIT_RECV(recvmsg, K_MSG, TG_PL_OP_RECVMSG, r->si, 0, 0, r->dx)
-EXIT_RECV(recvmmsg, K_MMSG, TG_PL_OP_RECVMMSG, r->si, 0, r->dx, r->r10)
+EXIT(read, K_FLAT, TG_PL_OP_READ, IN, r->si, 0, r->dx, 0)
+EXIT(readv, K_IOV, TG_PL_OP_READV, IN, r->si, 0, r->dx, 0)
+EXIT(recvfrom, K_FLAT, TG_PL_OP_RECVFROM, IN, r->si, r->r8, r->dx, r->r10)
+EXIT(recvmsg, K_MSG, TG_PL_OP_RECVMSG, IN, r->si, 0, 0, r->dx)
+EXIT(recvmmsg, K_MMSG, TG_PL_OP_RECVMMSG, IN, r->si, 0, r->dx, r->r10)
 
-/* splice(fd_in, off_in, fd_out, off_out, len, flags): the socket side decides direction. */
-SEC("tracepoint/syscalls/sys_enter_splice")
-int tg_pl_enter_splice(struct tg_tp_sys_enter_ctx *ctx)
+/* splice(fd_in, off_in, fd_out, off_out, len, flags): the socket side decides the
+ * direction (a byte count only). */
+SEC("tracepoint/syscalls/sys_exit_splice")
+int tg_pl_exit_splice(struct tg_tp_sys_exit_ctx *ctx)
 {
+	long ret = ctx->ret;
+	if (ret <= 0)
+		return 0;
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!r)
+		return 0;
 	__u8 l4 = 0;
-	if (fd_sock((long)ctx->args[2], &l4))
-		return stash((long)ctx->args[2], TG_PL_OP_SPLICE, EG, 0, 0, ctx->args[4]);
-	return stash((long)ctx->args[0], TG_PL_OP_SPLICE, TG_PL_DIR_INGRESS, 0, 0, ctx->args[4]);
+	long out = (long)r->dx;
+	if (fd_sock(out, &l4))
+		return on_exit(ret, K_COUNT, TG_PL_OP_SPLICE, EG, out, 0, 0, 0);
+	return on_exit(ret, K_COUNT, TG_PL_OP_SPLICE, IN, (long)r->di, 0, 0, 0);
 }
 
 /* close(fd) of a UDP socket user space has seen (TCP closes come from the state). */

@@ -18,15 +18,23 @@ struct {
 	__uint(max_entries, 16 << 20);
 } tg_pl_events SEC(".maps");
 
-/* Per-thread syscall arguments, enter -> exit: task-local storage (one slot inside each
- * task, freed with it) costs a pointer walk where a hash map keyed by pid_tgid costs a
- * locked insert and a delete per syscall. */
+/* Start of the send that last entered on this CPU. Every send's sys_enter writes it (no
+ * other work); the exit uses it only when it is the same thread and syscall and the
+ * thread did not switch out in between (then nothing else ran a syscall on this CPU). */
+struct tg_pl_send_start {
+	__u64 ns;
+	__u64 switches; /* nvcsw + nivcsw of the thread at entry */
+	__u32 tid;
+	__u8 op;
+	__u8 _pad[3];
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct tg_pl_args);
-} tg_pl_args SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tg_pl_send_start);
+} tg_pl_send_start SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

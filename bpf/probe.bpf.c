@@ -39,23 +39,13 @@ int tg_pr_ring_tp(void *ctx)
 	return 0;
 }
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} tg_pr_task SEC(".maps");
-
-/* Uses task-local storage from a syscall tracepoint, as payload.bpf.c does for the
- * arguments it carries from sys_enter to sys_exit. */
-SEC("tracepoint/syscalls/sys_enter_getppid")
-int tg_pr_task_tp(void *ctx)
+/* Reads a syscall's saved user registers at sys_exit, as payload.bpf.c's exit programs
+ * do for the arguments. */
+SEC("tracepoint/syscalls/sys_exit_getppid")
+int tg_pr_pt_regs(void *ctx)
 {
-	__u64 *v = bpf_task_storage_get(&tg_pr_task, bpf_get_current_task_btf(), 0,
-					BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (v)
-		*v += 1;
-	return 0;
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return r ? (int)(r->orig_ax & 1) : 0;
 }
 
 SEC("fentry/tcp_v4_connect")

@@ -182,7 +182,7 @@ enum tg_pl_op {
 enum tg_pl_counter {
 	TG_PL_CNT_EVENTS = 0,          /* events submitted */
 	TG_PL_CNT_RB_FAIL = 1,         /* events lost: ring buffer full */
-	TG_PL_CNT_ARGS_FULL = 2,       /* syscalls lost: no task storage for the args */
+	TG_PL_CNT_SEND_START_AT_EXIT = 2, /* sends timed at their exit (slept or moved CPU) */
 	TG_PL_CNT_SCRATCH_BUSY = 3,    /* chunks not copied: per-CPU scratch in use */
 	TG_PL_CNT_CONN_FULL = 4,       /* connection state insertions that failed */
 	TG_PL_CNT_CLASSIFY_MISS = 5,   /* connections given up: no protocol after N bytes */
@@ -210,7 +210,8 @@ enum tg_pl_counter {
  * lost or unclassified chunks into gaps: chunk start = total_<dir> - bytes.
  */
 struct tg_pl_event {
-	__u64 enter_ns; /* send: syscall entry; receive: = exit_ns (bpf_ktime_get_ns, CLOCK_MONOTONIC) */
+	__u64 enter_ns; /* send: syscall entry (or exit_ns, see SEND_START_AT_EXIT); receive:
+			 * exit_ns (bpf_ktime_get_ns, CLOCK_MONOTONIC) */
 	__u64 exit_ns;  /* syscall exit (CLOSE: when it closed) */
 	__u64 conn_id;  /* socket cookie, or hashed sock pointer (TG_PL_F_NO_COOKIE) */
 	__u64 bytes;    /* bytes the syscall (message) moved */
@@ -237,8 +238,7 @@ struct tg_pl_event {
 	char comm[TG_COMM_LEN];
 };
 
-/* Syscall arguments. Sends: stashed per thread at sys_enter (tg_pl_args, task storage;
- * sk = 0 once the exit consumed them). Receives: read from the saved registers at exit. */
+/* Arguments of one socket syscall (read from the task's saved registers at sys_exit). */
 struct tg_pl_args {
 	__u64 sk;       /* struct sock * of the fd */
 	__u64 enter_ns;

@@ -276,7 +276,6 @@ fn publish_capture_stats(c: &TcpCapture, t: &SelfTelemetry) {
 fn publish_payload_stats(c: &PayloadCapture, t: &SelfTelemetry) {
     let s = c.stats();
     t.drop_cumulative("kernel", "payload_ringbuf_full", s.ringbuf_full);
-    t.drop_cumulative("kernel", "payload_args_map_full", s.args_map_full);
     t.drop_cumulative("kernel", "payload_scratch_busy", s.scratch_busy);
     t.drop_cumulative("kernel", "payload_conn_map_full", s.conn_map_full);
     t.skip_cumulative("kernel", "payload_unclassified", s.classify_miss);
@@ -288,6 +287,8 @@ fn publish_payload_stats(c: &PayloadCapture, t: &SelfTelemetry) {
     t.skip_cumulative("kernel", "payload_filtered", s.filtered);
     t.drop_cumulative("kernel", "payload_h2_headers_cut", s.h2_headers_cut);
     t.skip_cumulative("kernel", "payload_sampled_out", s.sampled_out);
+    // A send whose thread slept in the syscall is timed at its exit: precision, not bytes.
+    t.skip_cumulative("kernel", "payload_send_start_at_exit", s.send_start_at_exit);
     t.drop_cumulative("user", "payload_channel_full", s.user_channel_dropped);
     t.drop_cumulative("user", "payload_decode_error", s.user_decode_errors);
 }

@@ -193,6 +193,17 @@ fn sys_read_exact(fd: i32, n: usize, how: &str) -> Vec<u8> {
     out
 }
 
+/// Pins the calling thread to CPU 0.
+fn pin_to_cpu0() {
+    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET and sched_setaffinity get valid pointers.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        check(rc as isize, "sched_setaffinity");
+    }
+}
+
 fn tcp_pair(listener: &TcpListener) -> (TcpStream, TcpStream) {
     let c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (s, _) = listener.accept().unwrap();
@@ -219,7 +230,12 @@ async fn tcp_send_and_receive_variants_arrive_exactly() {
         let mut peek = vec![0u8; REQ1.len()];
         // SAFETY: the buffer is live and sized as passed.
         let n = unsafe {
-            libc::recv(sfd, peek.as_mut_ptr().cast(), peek.len(), libc::MSG_PEEK | libc::MSG_WAITALL)
+            libc::recv(
+                sfd,
+                peek.as_mut_ptr().cast(),
+                peek.len(),
+                libc::MSG_PEEK | libc::MSG_WAITALL,
+            )
         };
         assert_eq!(&peek[..check(n, "recv(MSG_PEEK)")], &REQ1[..n as usize]);
         assert_eq!(sys_read_exact(sfd, REQ1.len(), "read"), REQ1);
@@ -325,6 +341,72 @@ async fn records_crossing_the_ring_end_arrive_whole() {
         );
     }
     assert!(st.user_records_wrapped > 0, "no record crossed the ring's end: {st:?}");
+}
+
+/// A send is timed at its start, except when its thread sleeps inside the syscall (the
+/// per-CPU start slot is then not provably its own): a 4 MiB write into a small socket
+/// buffer blocks until the receiver, asleep for 300 ms, drains it; its event must carry the
+/// exit time (after the drain began, not 300 ms before) and be counted as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_blocks_is_timed_at_its_exit() {
+    let (cap, mut rx) = start(opts());
+    let before = cap.stats().send_start_at_exit;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let mut big = b"POST /slow HTTP/1.1\r\nContent-Length: 4194304\r\n\r\n".to_vec();
+    let head = big.len();
+    big.resize(head + (4 << 20), b'x');
+    let total = big.len();
+    let drain_start = tokio::task::spawn_blocking(move || {
+        let (c, s) = tcp_pair(&listener);
+        let small: libc::c_int = 16 * 1024;
+        for fd in [c.as_raw_fd(), s.as_raw_fd()] {
+            for opt in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
+                // SAFETY: a valid socket and a c_int option value.
+                let rc = unsafe {
+                    libc::setsockopt(
+                        fd,
+                        libc::SOL_SOCKET,
+                        opt,
+                        (&small as *const libc::c_int).cast(),
+                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    )
+                };
+                check(rc as isize, "setsockopt");
+            }
+        }
+        // Writer and reader on one CPU: the writer wakes where it slept, so only the
+        // context-switch check can tell that the CPU's start slot went stale meanwhile.
+        pin_to_cpu0();
+        let sfd = s.as_raw_fd();
+        let reader = std::thread::spawn(move || {
+            pin_to_cpu0();
+            std::thread::sleep(Duration::from_millis(300));
+            let t = std::time::SystemTime::now();
+            sys_read_exact(sfd, total, "read");
+            t
+        });
+        sys_write(c.as_raw_fd(), &big);
+        reader.join().unwrap()
+    })
+    .await
+    .unwrap();
+    let drain_ns = drain_start.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let evs = collect(
+        &mut rx,
+        |e| e.key.server == server_addr && e.observer == Observer::Client,
+        |evs| !evs.is_empty(),
+    )
+    .await;
+    let send = evs.first().expect("the client's send was reported");
+    assert!(matches!(&send.payload, Payload::Data(d) if d.starts_with(b"POST /slow")), "{send:?}");
+    assert!(
+        send.ts_ns + 50_000_000 >= drain_ns,
+        "the blocking send carries a time {} ms before the receiver started draining: its \
+         start, not its exit",
+        (drain_ns - send.ts_ns) / 1_000_000
+    );
+    assert!(cap.stats().send_start_at_exit > before, "{:?}", cap.stats());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,8 +132,9 @@ pub struct PayloadStats {
     pub kernel_events: u64,
     /// Events lost: ring buffer full.
     pub ringbuf_full: u64,
-    /// Syscalls lost: no task storage could be allocated for their arguments.
-    pub args_map_full: u64,
+    /// Sends timed at their exit: the thread slept or moved CPU inside the syscall, so its
+    /// start time was not kept (a timing precision loss, no bytes lost).
+    pub send_start_at_exit: u64,
     /// Chunks reported without bytes: the CPU's scratch buffer was in use.
     pub scratch_busy: u64,
     /// Sockets without kernel state: the state map refused the insertion.
@@ -285,7 +286,7 @@ impl PayloadCapture {
         PayloadStats {
             kernel_events: k(cnt::EVENTS),
             ringbuf_full: k(cnt::RB_FAIL),
-            args_map_full: k(cnt::ARGS_FULL),
+            send_start_at_exit: k(cnt::SEND_START_AT_EXIT),
             scratch_busy: k(cnt::SCRATCH_BUSY),
             conn_map_full: k(cnt::CONN_FULL),
             classified: k(cnt::CLASSIFIED),

@@ -60,15 +60,13 @@ pub fn probe_kernel() -> Vec<ProbeResult> {
         &["CO-RE (all kernel programs)", "tp_btf", "iterators"],
         true,
     ));
-    // tg_pr_task is task storage, which aya has no typed map for.
-    let mut ebpf =
-        match EbpfLoader::new().btf(btf.as_ref().ok()).allow_unsupported_maps().load(PROBE_OBJ) {
-            Ok(e) => e,
-            Err(e) => {
-                out.push(result("bpf_object", Err(chain(&e)), &["everything"], true));
-                return out;
-            }
-        };
+    let mut ebpf = match EbpfLoader::new().btf(btf.as_ref().ok()).load(PROBE_OBJ) {
+        Ok(e) => e,
+        Err(e) => {
+            out.push(result("bpf_object", Err(chain(&e)), &["everything"], true));
+            return out;
+        }
+    };
     out.push(result("ring_buffer", ring(&mut ebpf), &["event delivery to user space"], true));
     let btf_ok = btf.as_ref().ok();
     out.push(result(
@@ -84,9 +82,9 @@ pub fn probe_kernel() -> Vec<ProbeResult> {
         true,
     ));
     out.push(result(
-        "task_storage",
-        task_storage(&mut ebpf),
-        &["socket payload capture (syscall arguments, enter to exit)"],
+        "task_pt_regs",
+        task_pt_regs(&mut ebpf),
+        &["socket payload capture (syscall arguments read at exit)"],
         false,
     ));
     out.push(result(
@@ -166,10 +164,10 @@ fn ring(ebpf: &mut Ebpf) -> Result<(), String> {
     p.unload().map_err(|e| chain(&e))
 }
 
-fn task_storage(ebpf: &mut Ebpf) -> Result<(), String> {
-    let p: &mut TracePoint = prog(ebpf, "tg_pr_task_tp")?;
+fn task_pt_regs(ebpf: &mut Ebpf) -> Result<(), String> {
+    let p: &mut TracePoint = prog(ebpf, "tg_pr_pt_regs")?;
     p.load().map_err(|e| chain(&e))?;
-    let r = p.attach("syscalls", "sys_enter_getppid").map(|_| ()).map_err(|e| chain(&e));
+    let r = p.attach("syscalls", "sys_exit_getppid").map(|_| ()).map_err(|e| chain(&e));
     let _ = p.unload();
     r
 }

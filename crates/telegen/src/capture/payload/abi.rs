@@ -78,7 +78,7 @@ pub mod flag {
 pub mod cnt {
     pub const EVENTS: u32 = 0;
     pub const RB_FAIL: u32 = 1;
-    pub const ARGS_FULL: u32 = 2;
+    pub const SEND_START_AT_EXIT: u32 = 2;
     pub const SCRATCH_BUSY: u32 = 3;
     pub const CONN_FULL: u32 = 4;
     pub const CLASSIFY_MISS: u32 = 5;
