@@ -61,11 +61,13 @@ impl Default for Hpack {
 /// The fields of one header block that records use.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Fields {
-    pub method: Option<String>,
+    /// Registered methods are static strings (no allocation).
+    pub method: Option<Cow<'static, str>>,
     pub path: Option<String>,
     pub authority: Option<String>,
     pub status: Option<u16>,
-    pub content_type: Option<String>,
+    /// The content-type is `application/grpc*`.
+    pub grpc: bool,
     pub grpc_status: Option<u32>,
     pub captured: Vec<(String, String)>,
     /// Regular headers beyond `Limits::max_headers`.
@@ -77,7 +79,10 @@ pub struct Fields {
 }
 
 fn text(v: &[u8]) -> String {
-    String::from_utf8_lossy(v).into_owned()
+    match std::str::from_utf8(v) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(v).into_owned(),
+    }
 }
 
 /// A malformed block: the table state is unknown from here.
@@ -341,21 +346,23 @@ impl Hpack {
         // Literals: with incremental indexing (01), without (0000) or never indexed (0001).
         let indexing = first & 0xc0 == 0x40;
         let idx = integer(b, i, if indexing { 6 } else { 4 })?;
-        let name: Option<Cow<'_, [u8]>> = if idx == 0 {
-            Some(string(b, i)?)
-        } else {
-            match self.lookup(idx)? {
-                Resolved::Known(n, _) => Some(Cow::Owned(n.to_vec())),
+        let literal = if idx == 0 { Some(string(b, i)?) } else { None };
+        let name: Option<&[u8]> = match &literal {
+            Some(n) => Some(n),
+            None => match self.lookup(idx)? {
+                Resolved::Known(n, _) => Some(n),
                 Resolved::ValueOnly | Resolved::Unknown => None,
-            }
+            },
         };
         let value = string(b, i)?;
-        match &name {
+        match name {
             Some(n) => out(n, &value),
             None => *unknown += 1,
         }
         if indexing {
-            self.insert(name.map(Cow::into_owned), value.into_owned());
+            // Owned only here: a literal that is not indexed is never copied.
+            let name = name.map(<[u8]>::to_vec);
+            self.insert(name, value.into_owned());
         }
         Ok(())
     }
@@ -368,7 +375,7 @@ impl Hpack {
 
 fn emit(n: &[u8], v: &[u8], limits: &Limits, f: &mut Fields, regular: &mut usize) {
     match n {
-        b":method" => f.method = Some(text(v)),
+        b":method" => f.method = Some(crate::record::method_name(&String::from_utf8_lossy(v))),
         b":path" => f.path = Some(text(v)),
         b":authority" => f.authority = Some(text(v)),
         b":status" => f.status = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()),
@@ -380,7 +387,7 @@ fn emit(n: &[u8], v: &[u8], limits: &Limits, f: &mut Fields, regular: &mut usize
                 return;
             }
             if n.eq_ignore_ascii_case(b"content-type") {
-                f.content_type = Some(text(v));
+                f.grpc = v.starts_with(b"application/grpc");
             } else if n.eq_ignore_ascii_case(b"grpc-status") {
                 f.grpc_status = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok());
             } else if n.eq_ignore_ascii_case(b"host") && f.authority.is_none() {

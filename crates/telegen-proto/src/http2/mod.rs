@@ -170,7 +170,7 @@ impl Http2Conn {
                 let Some(frag) = payload.and_then(|p| frame::strip(&h, p)) else {
                     stats.errors_malformed += u64::from(payload.is_some());
                     self.lose_hpack(i, stats);
-                    return self.headers(dir, ts, h, &Fields::default(), stats, out);
+                    return self.headers(dir, ts, h, &mut Fields::default(), stats, out);
                 };
                 let promised = payload.and_then(|p| frame::promised_stream(&h, p));
                 if h.has(FLAG_END_HEADERS) {
@@ -207,7 +207,7 @@ impl Http2Conn {
             }
             frame::RST_STREAM => {
                 if let Some(k) = self.streams.iter().position(|s| s.id == h.stream) {
-                    let s = self.streams.remove(k);
+                    let s = self.streams.swap_remove(k);
                     Self::emit(s, ts, Some("reset"), out);
                 }
             }
@@ -216,10 +216,11 @@ impl Http2Conn {
                     .and_then(|p| p.get(..4))
                     .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) & 0x7fff_ffff);
                 if let Some(last) = last {
+                    let mut gone: Vec<Stream> = Vec::new();
                     while let Some(k) = self.streams.iter().position(|s| s.id > last) {
-                        let s = self.streams.remove(k);
-                        Self::emit(s, ts, Some("goaway"), out);
+                        gone.push(self.streams.swap_remove(k));
                     }
+                    Self::emit_in_order(gone, ts, Some("goaway"), out);
                 }
             }
             _ => {}
@@ -258,50 +259,55 @@ impl Http2Conn {
         stats.headers_dropped += f.dropped;
         stats.hpack_fields_unknown += f.unknown;
         if first.kind == frame::HEADERS {
-            self.headers(dir, ts, first, &f, stats, out);
+            self.headers(dir, ts, first, &mut f, stats, out);
         } else if let (Direction::ServerToClient, Some(id)) = (dir, promised) {
             // Server push (RFC 9113 8.4): the promise carries the request the server
             // answers on the promised stream; it has no body.
             stats.http_messages += 1;
             let end_req = FrameHeader { stream: id, flags: FLAG_END_STREAM, ..first };
-            self.open_stream(ts, end_req, &f, stats, out);
+            self.open_stream(ts, end_req, &mut f, stats, out);
         }
     }
 
-    /// A new request on stream `h.stream` (END_STREAM in `h` when it has no body).
+    /// A new request on stream `h.stream` (END_STREAM in `h` when it has no body). The
+    /// strings of `f` move into the record.
     fn open_stream(
         &mut self,
         ts: u64,
         h: FrameHeader,
-        f: &Fields,
+        f: &mut Fields,
         stats: &mut ParseStats,
         out: &mut Vec<Record>,
     ) {
         let end = h.has(FLAG_END_STREAM);
         if self.streams.len() >= self.limits.max_pending.max(1) {
             stats.pending_overflow += 1;
-            let s = self.streams.remove(0);
+            // The oldest request gives way (streams are not kept in order).
+            let k = (0..self.streams.len())
+                .min_by_key(|&k| (self.streams[k].rec.start_ns, self.streams[k].id))
+                .unwrap_or(0);
+            let s = self.streams.swap_remove(k);
             Self::emit(s, ts, Some("pending_overflow"), out);
         }
-        let grpc = f.content_type.as_deref().is_some_and(|c| c.starts_with("application/grpc"));
+        let unknown = !f.complete || f.method.is_none() || f.path.is_none();
         self.streams.push(Stream {
             id: h.stream,
             rec: HttpRecord {
                 start_ns: ts,
                 end_ns: ts,
-                method: f.method.as_deref().map(crate::record::method_name).unwrap_or_default(),
-                target: f.path.clone().unwrap_or_default(),
+                method: f.method.take().unwrap_or_default(),
+                target: f.path.take().unwrap_or_default(),
                 version: "2",
-                host: f.authority.clone(),
+                host: f.authority.take(),
                 request_body_len: end.then_some(0),
-                request_headers: f.captured.clone(),
+                request_headers: std::mem::take(&mut f.captured),
                 stream_id: Some(h.stream),
                 ..HttpRecord::default()
             },
             req_done: end,
             resp_seen: false,
-            grpc,
-            unknown: !f.complete || f.method.is_none() || f.path.is_none(),
+            grpc: f.grpc,
+            unknown,
             body: [0; 2],
             msgs: Default::default(),
         });
@@ -312,7 +318,7 @@ impl Http2Conn {
         dir: Direction,
         ts: u64,
         h: FrameHeader,
-        f: &Fields,
+        f: &mut Fields,
         stats: &mut ParseStats,
         out: &mut Vec<Record>,
     ) {
@@ -338,17 +344,14 @@ impl Http2Conn {
                     }
                     s.resp_seen = true;
                     s.rec.status = f.status;
-                    s.rec.response_headers = f.captured.clone();
-                    if f.content_type.as_deref().is_some_and(|c| c.starts_with("application/grpc"))
-                    {
-                        s.grpc = true;
-                    }
+                    s.rec.response_headers = std::mem::take(&mut f.captured);
+                    s.grpc |= f.grpc;
                 }
                 if f.grpc_status.is_some() {
                     s.rec.grpc_status = f.grpc_status;
                 }
                 if end {
-                    let s = self.streams.remove(k);
+                    let s = self.streams.swap_remove(k);
                     Self::emit(s, ts, None, out);
                 }
             }
@@ -388,7 +391,7 @@ impl Http2Conn {
                     s.rec.request_body_len = Some(s.body[0]);
                 }
                 Direction::ServerToClient => {
-                    let s = self.streams.remove(k);
+                    let s = self.streams.swap_remove(k);
                     Self::emit(s, ts, None, out);
                 }
             }
@@ -414,23 +417,37 @@ impl Http2Conn {
         out.push(Record::Http(s.rec));
     }
 
-    /// Streams older than the request timeout are emitted incomplete.
-    pub fn expire(&mut self, now: u64, stats: &mut ParseStats, out: &mut Vec<Record>) {
-        let t = self.limits.request_timeout_ns;
-        while let Some(k) =
-            self.streams.iter().position(|s| s.rec.start_ns.saturating_add(t) <= now)
-        {
-            let s = self.streams.remove(k);
-            stats.requests_expired += 1;
-            Self::emit(s, now, Some("timeout"), out);
+    /// Emits streams ended together in the order their requests began (the stream list
+    /// is unordered: completed streams are swap-removed).
+    fn emit_in_order(
+        mut v: Vec<Stream>,
+        ts: u64,
+        why: Option<&'static str>,
+        out: &mut Vec<Record>,
+    ) {
+        v.sort_by_key(|s| (s.rec.start_ns, s.id));
+        for s in v {
+            Self::emit(s, ts, why, out);
         }
     }
 
-    pub fn on_close(&mut self, ts: u64, stats: &mut ParseStats, out: &mut Vec<Record>) {
-        for s in std::mem::take(&mut self.streams) {
-            stats.closed_incomplete += 1;
-            Self::emit(s, ts, Some("connection_closed"), out);
+    /// Streams older than the request timeout are emitted incomplete.
+    pub fn expire(&mut self, now: u64, stats: &mut ParseStats, out: &mut Vec<Record>) {
+        let t = self.limits.request_timeout_ns;
+        let mut gone: Vec<Stream> = Vec::new();
+        while let Some(k) =
+            self.streams.iter().position(|s| s.rec.start_ns.saturating_add(t) <= now)
+        {
+            gone.push(self.streams.swap_remove(k));
         }
+        stats.requests_expired += gone.len() as u64;
+        Self::emit_in_order(gone, now, Some("timeout"), out);
+    }
+
+    pub fn on_close(&mut self, ts: u64, stats: &mut ParseStats, out: &mut Vec<Record>) {
+        let all = std::mem::take(&mut self.streams);
+        stats.closed_incomplete += all.len() as u64;
+        Self::emit_in_order(all, ts, Some("connection_closed"), out);
     }
 }
 

@@ -440,3 +440,43 @@ fn a_gap_inside_a_message_body_keeps_the_count_one_over_a_prefix_drops_it() {
     c.skip(3);
     assert!(c.lost, "the gap covers where the next prefix is");
 }
+
+/// Completed streams are swap-removed, so the stream list is unordered: the request that
+/// gives way on overflow is still the oldest, and streams ended together (connection
+/// close) still come out in the order their requests began.
+#[test]
+fn overflow_and_close_follow_request_order_after_streams_complete() {
+    let mut ce = Encoder::new();
+    let mut se = Encoder::new();
+    let limits = Limits { max_pending: 3, ..Limits::default() };
+    let mut p = ConnParser::new(Transport::Tcp, 8080, &limits);
+    let mut out = Vec::new();
+    p.on_data(C2S, 1, &PREFACE, &mut out);
+    for (k, id) in [1u32, 3, 5].into_iter().enumerate() {
+        let path = format!("/r{id}");
+        let req = block(&mut ce, &[(":method", "GET"), (":path", &path)]);
+        let f = frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, id, &req);
+        p.on_data(C2S, 10 * (k as u64 + 1), &f, &mut out);
+    }
+    // Stream 1 ends: the newest stream (5) takes its place at the front of the list.
+    let ok = block(&mut se, &[(":status", "200")]);
+    p.on_data(S2C, 35, &frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 1, &ok), &mut out);
+    let req = block(&mut ce, &[(":method", "GET"), (":path", "/r7")]);
+    p.on_data(C2S, 40, &frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 7, &req), &mut out);
+    // A fourth pending request overflows: the oldest pending one (3) gives way.
+    let req = block(&mut ce, &[(":method", "GET"), (":path", "/r9")]);
+    p.on_data(C2S, 50, &frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 9, &req), &mut out);
+    p.on_close(60, &mut out);
+    let got: Vec<_> =
+        http(&out).iter().map(|r| (r.target.as_str(), r.status, r.incomplete)).collect();
+    assert_eq!(
+        got,
+        [
+            ("/r1", Some(200), None),
+            ("/r3", None, Some("pending_overflow")),
+            ("/r5", None, Some("connection_closed")),
+            ("/r7", None, Some("connection_closed")),
+            ("/r9", None, Some("connection_closed")),
+        ]
+    );
+}

@@ -13,6 +13,13 @@ use tokio::sync::mpsc;
 /// Most events per batch.
 pub const MAX_BATCH: usize = 256;
 
+/// Takes the batch out of `v`, leaving an empty one with about its capacity: the next
+/// batch does not grow from empty (each doubling moves every event already in it).
+pub fn take_batch<T>(v: &mut Vec<T>) -> Vec<T> {
+    let next = Vec::with_capacity(v.len().next_power_of_two().min(MAX_BATCH));
+    std::mem::replace(v, next)
+}
+
 /// Creates a channel holding at most `capacity` events.
 pub fn channel<T>(capacity: usize) -> (EventTx<T>, EventRx<T>) {
     let capacity = capacity.max(1);

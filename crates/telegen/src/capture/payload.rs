@@ -346,7 +346,7 @@ impl Reader {
         if n == 0 {
             return;
         }
-        let lost = self.tx.send_batch(std::mem::take(&mut self.out)) as u64;
+        let lost = self.tx.send_batch(channel::take_batch(&mut self.out)) as u64;
         self.user.events.fetch_add(n - lost, Ordering::Relaxed);
         if lost > 0 {
             self.user.dropped.fetch_add(lost, Ordering::Relaxed);

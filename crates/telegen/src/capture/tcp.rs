@@ -364,7 +364,7 @@ impl Reader {
 
 impl Reader {
     fn flush(&mut self) {
-        let lost = self.tx.send_batch(std::mem::take(&mut self.batch));
+        let lost = self.tx.send_batch(channel::take_batch(&mut self.batch));
         if lost > 0 {
             self.user.dropped.fetch_add(lost as u64, Ordering::Relaxed);
         }

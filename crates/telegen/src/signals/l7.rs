@@ -370,12 +370,12 @@ impl L7Signals {
         // An empty target is a path the HPACK decoder could not resolve (joined late):
         // no route is derived from it (it would be a guess).
         // gRPC paths (`/package.Service/Method`) name code, not data: they are the route.
-        let route = if h.target.is_empty() {
-            String::new()
+        let route: std::borrow::Cow<'_, str> = if h.target.is_empty() {
+            "".into()
         } else if grpc {
-            path.to_string()
+            path.into()
         } else {
-            self.route(&h.target)
+            self.route(&h.target).into()
         };
         let kind = match observer {
             Observer::Client => SpanKind::Client,
@@ -421,7 +421,7 @@ impl L7Signals {
             hist.observe(&v[..3], secs);
         } else {
             let code = Num::new(status.unwrap_or(0).into());
-            let v = [service, &*h.method, route.as_str(), code.as_str()];
+            let v = [service, &*h.method, &*route, code.as_str()];
             let (count, hist) = match kind {
                 SpanKind::Client => (&self.m.http_client_requests, &self.m.http_client_duration),
                 _ => (&self.m.http_server_requests, &self.m.http_server_duration),
@@ -450,7 +450,7 @@ impl L7Signals {
             a.put("url.path", path.to_string());
         }
         if !route.is_empty() {
-            a.put("http.route", route.clone());
+            a.put("http.route", route.to_string());
         }
         a.put("network.protocol.version", h.version);
         if let Some(s) = status {
