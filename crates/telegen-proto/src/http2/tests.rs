@@ -451,7 +451,7 @@ fn overflow_and_close_follow_request_order_after_streams_complete() {
     let limits = Limits { max_pending: 3, ..Limits::default() };
     let mut p = ConnParser::new(Transport::Tcp, 8080, &limits);
     let mut out = Vec::new();
-    p.on_data(C2S, 1, &PREFACE, &mut out);
+    p.on_data(C2S, 1, PREFACE, &mut out);
     for (k, id) in [1u32, 3, 5].into_iter().enumerate() {
         let path = format!("/r{id}");
         let req = block(&mut ce, &[(":method", "GET"), (":path", &path)]);
