@@ -791,3 +791,57 @@ async fn measure_program_cost() {
     println!("{:?}", cap.stats());
     std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "0").unwrap();
 }
+
+/// The kernel switches an HTTP/1.1 connection to HTTP/2 frame tracking only on a 101 that
+/// upgrades to h2c. After a WebSocket 101 the connection stays HTTP/1: a WebSocket frame
+/// longer than the copy cap is a plain prefix and gap, not an unsynced HTTP/2 chunk
+/// (counted in `h2_headers_cut`). The same bytes after an h2c 101 are one (the control).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrade_stays_http1_and_h2c_upgrade_switches() {
+    let (cap, _rx) = start(PayloadCaptureOptions { max_payload_bytes: 1000, ..opts() });
+    // A binary WebSocket frame (FIN, opcode 2, 16-bit length): not an HTTP/2 frame header.
+    let mut ws_frame = vec![0x82, 0x7e, 0x0b, 0xb8];
+    ws_frame.resize(4 + 3000, b'w');
+    let upgrade = |req: &'static [u8], resp: &'static [u8], frame: Vec<u8>| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (c, s) = tcp_pair(&listener);
+        let (cfd, sfd) = (c.as_raw_fd(), s.as_raw_fd());
+        sys_write(cfd, req);
+        sys_read_exact(sfd, req.len(), "read");
+        sys_write(sfd, resp);
+        sys_read_exact(cfd, resp.len(), "read");
+        sys_write(sfd, &frame);
+        sys_read_exact(cfd, frame.len(), "read");
+    };
+    let settle = || std::thread::sleep(Duration::from_millis(300));
+    let frame = ws_frame.clone();
+    let (before, after_ws, after_h2c) = tokio::task::spawn_blocking(move || {
+        settle();
+        let before = cap.stats().h2_headers_cut;
+        upgrade(
+            b"GET /chat HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+            frame.clone(),
+        );
+        settle();
+        let after_ws = cap.stats().h2_headers_cut;
+        upgrade(
+            b"GET / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+              Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+            frame,
+        );
+        settle();
+        let after_h2c = cap.stats().h2_headers_cut;
+        (before, after_ws, after_h2c)
+    })
+    .await
+    .unwrap();
+    assert_eq!(after_ws, before, "a WebSocket 101 switched the kernel to HTTP/2 tracking");
+    assert!(
+        after_h2c >= after_ws + 2,
+        "the h2c 101 did not switch both sockets ({after_ws} -> {after_h2c})"
+    );
+}

@@ -74,6 +74,9 @@ pub struct RingReader {
     /// A record that crossed the end of the data pages, made contiguous.
     scratch: Vec<u8>,
     wrapped: u64,
+    /// A record header claimed more than the ring: reading stopped (warned once; the
+    /// kernel's failed reserves count every later event as lost).
+    stuck: bool,
     /// Keeps the map's fd open for as long as it is mapped and polled.
     map: MapData,
 }
@@ -110,6 +113,7 @@ impl RingReader {
             published: 0,
             scratch: Vec::new(),
             wrapped: 0,
+            stuck: false,
             map,
         };
         reader.pos = reader.consumer_pos().load(Ordering::Acquire);
@@ -154,11 +158,15 @@ impl RingReader {
             }
             let len = (word & !(BUSY_BIT | DISCARD_BIT)) as usize;
             if len + HEADER > self.size {
-                warn!(
-                    len,
-                    size = self.size,
-                    "ring-buffer record longer than the ring; reader stops"
-                );
+                if !self.stuck {
+                    self.stuck = true;
+                    warn!(
+                        len,
+                        size = self.size,
+                        "ring-buffer record longer than the ring; reader stops (later events \
+                         are counted as lost by the kernel)"
+                    );
+                }
                 return None;
             }
             self.pos += ((len + HEADER + 7) & !7) as u64;
