@@ -51,6 +51,9 @@ pub struct ConnParser {
     transport: Transport,
     hints: Hints,
     limits: Limits,
+    /// The peer does not answer on this flow (a multicast group): see
+    /// [`ConnParser::expect_no_replies`].
+    one_way: bool,
 }
 
 fn idx(d: Direction) -> usize {
@@ -70,6 +73,17 @@ impl ConnParser {
             transport,
             hints,
             limits: limits.clone(),
+            one_way: false,
+        }
+    }
+
+    /// The server is a multicast group (mDNS on 224.0.0.251 or ff02::fb): its answers go
+    /// to the group, not back on this flow, so a query without an answer is reported as
+    /// usual (DNS `TIMEOUT`) but not counted in `ParseStats::requests_expired`.
+    pub fn expect_no_replies(&mut self) {
+        self.one_way = true;
+        if let Engine::Dns(d) = &mut self.engine {
+            d.set_one_way();
         }
     }
 
@@ -183,7 +197,13 @@ impl ConnParser {
         self.engine = match c {
             Candidate::Http1 => Engine::Http1(Box::new(Http1Conn::new(&self.limits))),
             Candidate::Http2 => Engine::Http2(Box::new(Http2Conn::new(&self.limits))),
-            Candidate::Dns => Engine::Dns(Box::new(DnsConn::new(self.transport, &self.limits))),
+            Candidate::Dns => {
+                let mut d = DnsConn::new(self.transport, &self.limits);
+                if self.one_way {
+                    d.set_one_way();
+                }
+                Engine::Dns(Box::new(d))
+            }
         };
         let other = dir.reverse();
         let held = &d.bufs[idx(other)];

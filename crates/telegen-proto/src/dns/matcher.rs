@@ -27,6 +27,9 @@ pub struct DnsMatcher {
     max_pending: usize,
     timeout_ns: u64,
     max_answers: usize,
+    /// Queries to a multicast group (mDNS): answers go to the group, so an unanswered
+    /// query is still reported (`TIMEOUT`) but is not counted as an expired request.
+    one_way: bool,
 }
 
 impl DnsMatcher {
@@ -36,7 +39,13 @@ impl DnsMatcher {
             max_pending: l.max_pending.max(1),
             timeout_ns: l.dns_timeout_ns,
             max_answers: l.dns_max_answers,
+            one_way: false,
         }
+    }
+
+    /// Unanswered queries are expected (a multicast group): not counted as expired.
+    pub fn set_one_way(&mut self) {
+        self.one_way = true;
     }
 
     pub fn pending_len(&self) -> usize {
@@ -141,7 +150,7 @@ impl DnsMatcher {
         let t = self.timeout_ns;
         while let Some(i) = self.pending.iter().position(|p| p.ts.saturating_add(t) <= now) {
             let p = self.pending.remove(i).expect("index from position");
-            stats.requests_expired += 1;
+            stats.requests_expired += u64::from(!self.one_way);
             out.push(Record::Dns(timeout_record(p)));
         }
     }
@@ -149,7 +158,7 @@ impl DnsMatcher {
     /// The flow ended: every unanswered query is a `TIMEOUT`.
     pub fn close(&mut self, stats: &mut ParseStats, out: &mut Vec<Record>) {
         while let Some(p) = self.pending.pop_front() {
-            stats.requests_expired += 1;
+            stats.requests_expired += u64::from(!self.one_way);
             out.push(Record::Dns(timeout_record(p)));
         }
     }

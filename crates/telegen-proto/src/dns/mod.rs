@@ -40,6 +40,12 @@ fn idx(d: Direction) -> usize {
 }
 
 impl DnsConn {
+    /// The flow's server is a multicast group (mDNS): unanswered queries are expected,
+    /// reported as `TIMEOUT` but not counted as expired requests.
+    pub fn set_one_way(&mut self) {
+        self.matcher.set_one_way();
+    }
+
     pub fn new(transport: Transport, limits: &Limits) -> Self {
         DnsConn {
             transport,

@@ -175,7 +175,11 @@ impl L7Signals {
                 return;
             }
             self.make_room();
-            let parser = ConnParser::new(ev.key.transport, ev.key.server.port(), &self.opts.limits);
+            let mut parser =
+                ConnParser::new(ev.key.transport, ev.key.server.port(), &self.opts.limits);
+            if ev.key.server.ip().is_multicast() {
+                parser.expect_no_replies();
+            }
             self.conns.insert(
                 ev.conn_id,
                 Conn {
@@ -717,6 +721,13 @@ mod tests {
         assert!(
             text.contains(
                 r#"telegen_capture_skipped_total{source="dns",reason="multicast_unanswered"} 1"#
+            ),
+            "{text}"
+        );
+        // Only the unicast query counts as an expired request in the parser's errors.
+        assert!(
+            text.contains(
+                r#"telegen_parse_errors_total{protocol="dns",reason="request_expired"} 1"#
             ),
             "{text}"
         );
