@@ -19,14 +19,13 @@ struct {
 } tg_pl_events SEC(".maps");
 
 /* Start of the send that last entered on this CPU. Every send's sys_enter writes it (no
- * other work); the exit uses it only when it is the same thread and syscall and the
+ * other work); the exit uses it only when it is the same thread and syscall number and the
  * thread did not switch out in between (then nothing else ran a syscall on this CPU). */
 struct tg_pl_send_start {
 	__u64 ns;
 	__u64 switches; /* nvcsw + nivcsw of the thread at entry */
 	__u32 tid;
-	__u8 op;
-	__u8 _pad[3];
+	int nr; /* syscall number; -1 once used */
 };
 
 struct {

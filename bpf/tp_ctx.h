@@ -60,14 +60,16 @@ struct tg_tp_rst_rx_ctx {
 /* syscalls/sys_enter_<name>: the syscall number, then its arguments */
 struct tg_tp_sys_enter_ctx {
 	__u64 _common;
-	long id;
+	int nr; /* __syscall_nr (the 4 bytes after it are not initialised) */
+	int _pad;
 	__u64 args[6];
 };
 
 /* syscalls/sys_exit_<name> */
 struct tg_tp_sys_exit_ctx {
 	__u64 _common;
-	long id;
+	int nr; /* __syscall_nr (the 4 bytes after it are not initialised) */
+	int _pad;
 	long ret;
 };
 

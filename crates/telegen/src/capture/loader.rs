@@ -340,14 +340,14 @@ fn attach_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<(), St
 }
 
 /// Loads program `prog` and attaches it to the classic tracepoint `cat/name`.
+/// A program may serve several tracepoints: it is loaded (verified) at its first attach
+/// only, and a refused attach leaves its other attachments alone.
 pub fn attach_classic(ebpf: &mut Ebpf, prog: &str, cat: &str, name: &str) -> Result<(), String> {
     let p: &mut TracePoint = program(ebpf, prog)?.try_into().map_err(|e| chain(&e))?;
-    p.load().map_err(|e| chain(&e))?;
-    if let Err(e) = p.attach(cat, name) {
-        let _ = p.unload();
-        return Err(chain(&e));
+    if p.fd().is_err() {
+        p.load().map_err(|e| chain(&e))?;
     }
-    Ok(())
+    p.attach(cat, name).map(|_| ()).map_err(|e| chain(&e))
 }
 
 fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Program, String> {

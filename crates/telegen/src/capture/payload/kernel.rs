@@ -26,30 +26,31 @@ pub struct KernelSettings {
     pub port_filter_max: u32,
 }
 
-/// (program, tracepoint, feature) of every hook, in attach order. Exits read the
-/// arguments from the task's saved registers; the enters of the sends only note the start
-/// time (an exit attached before its enter times its sends at exit: nothing is lost).
+/// (program, tracepoint, feature) of every hook, in attach order. One exit program serves
+/// every syscall (it reads the arguments from the task's saved registers and tells the
+/// syscalls apart by number), one enter program notes the sends' start time (an exit
+/// attached before its enter times its sends at exit: nothing is lost).
 const HOOKS: &[(&str, &str, &str)] = &[
     ("tg_pl_state", "sock/inet_sock_set_state", "tcp roles and closes"),
-    ("tg_pl_exit_write", "syscalls/sys_exit_write", "write"),
-    ("tg_pl_enter_write", "syscalls/sys_enter_write", "write (start time)"),
-    ("tg_pl_exit_writev", "syscalls/sys_exit_writev", "writev"),
-    ("tg_pl_enter_writev", "syscalls/sys_enter_writev", "writev (start time)"),
-    ("tg_pl_exit_sendto", "syscalls/sys_exit_sendto", "send/sendto"),
-    ("tg_pl_enter_sendto", "syscalls/sys_enter_sendto", "send/sendto (start time)"),
-    ("tg_pl_exit_sendmsg", "syscalls/sys_exit_sendmsg", "sendmsg"),
-    ("tg_pl_enter_sendmsg", "syscalls/sys_enter_sendmsg", "sendmsg (start time)"),
-    ("tg_pl_exit_sendmmsg", "syscalls/sys_exit_sendmmsg", "sendmmsg"),
-    ("tg_pl_enter_sendmmsg", "syscalls/sys_enter_sendmmsg", "sendmmsg (start time)"),
-    ("tg_pl_exit_read", "syscalls/sys_exit_read", "read"),
-    ("tg_pl_exit_readv", "syscalls/sys_exit_readv", "readv"),
-    ("tg_pl_exit_recvfrom", "syscalls/sys_exit_recvfrom", "recv/recvfrom"),
-    ("tg_pl_exit_recvmsg", "syscalls/sys_exit_recvmsg", "recvmsg"),
-    ("tg_pl_exit_recvmmsg", "syscalls/sys_exit_recvmmsg", "recvmmsg"),
-    ("tg_pl_exit_sendfile64", "syscalls/sys_exit_sendfile64", "sendfile (byte count)"),
-    ("tg_pl_enter_sendfile64", "syscalls/sys_enter_sendfile64", "sendfile (start time)"),
-    ("tg_pl_exit_splice", "syscalls/sys_exit_splice", "splice (byte count)"),
-    ("tg_pl_enter_splice", "syscalls/sys_enter_splice", "splice (start time)"),
+    ("tg_pl_exit", "syscalls/sys_exit_write", "write"),
+    ("tg_pl_enter_send", "syscalls/sys_enter_write", "write (start time)"),
+    ("tg_pl_exit", "syscalls/sys_exit_writev", "writev"),
+    ("tg_pl_enter_send", "syscalls/sys_enter_writev", "writev (start time)"),
+    ("tg_pl_exit", "syscalls/sys_exit_sendto", "send/sendto"),
+    ("tg_pl_enter_send", "syscalls/sys_enter_sendto", "send/sendto (start time)"),
+    ("tg_pl_exit", "syscalls/sys_exit_sendmsg", "sendmsg"),
+    ("tg_pl_enter_send", "syscalls/sys_enter_sendmsg", "sendmsg (start time)"),
+    ("tg_pl_exit", "syscalls/sys_exit_sendmmsg", "sendmmsg"),
+    ("tg_pl_enter_send", "syscalls/sys_enter_sendmmsg", "sendmmsg (start time)"),
+    ("tg_pl_exit", "syscalls/sys_exit_read", "read"),
+    ("tg_pl_exit", "syscalls/sys_exit_readv", "readv"),
+    ("tg_pl_exit", "syscalls/sys_exit_recvfrom", "recv/recvfrom"),
+    ("tg_pl_exit", "syscalls/sys_exit_recvmsg", "recvmsg"),
+    ("tg_pl_exit", "syscalls/sys_exit_recvmmsg", "recvmmsg"),
+    ("tg_pl_exit", "syscalls/sys_exit_sendfile64", "sendfile (byte count)"),
+    ("tg_pl_enter_send", "syscalls/sys_enter_sendfile64", "sendfile (start time)"),
+    ("tg_pl_exit", "syscalls/sys_exit_splice", "splice (byte count)"),
+    ("tg_pl_enter_send", "syscalls/sys_enter_splice", "splice (start time)"),
     ("tg_pl_enter_close", "syscalls/sys_enter_close", "udp closes"),
 ];
 
