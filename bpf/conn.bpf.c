@@ -179,7 +179,7 @@ create_state(const struct sock *sk, __u64 conn_id, __u8 role, __u8 flags, int wi
 	st.flags = flags;
 	if (with_task) {
 		st.pid = bpf_get_current_pid_tgid() >> 32;
-		tg_process_comm(st.comm, sizeof(st.comm));
+		tg_process_comm(st.comm);
 	}
 	if (bpf_map_update_elem(&tg_conns, &key, &st, BPF_ANY)) {
 		count(TG_CNT_MAP_FULL);
@@ -389,7 +389,7 @@ static __always_inline int on_accept(long fd)
 	if (st->flags & TG_F_OPEN_EMITTED)
 		return 0;
 	st->pid = bpf_get_current_pid_tgid() >> 32;
-	tg_process_comm(st->comm, sizeof(st->comm));
+	tg_process_comm(st->comm);
 	emit_open(sk, st);
 	return 0;
 }

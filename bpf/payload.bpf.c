@@ -240,7 +240,7 @@ static __always_inline void handle_chunk(const struct tg_pl_args *a, const struc
 		e->dport = peer.port;
 		__builtin_memcpy(e->daddr, peer.addr, TG_ADDR_LEN);
 	}
-	tg_process_comm(e->comm, sizeof(e->comm));
+	tg_process_comm(e->comm);
 	int h2 = c->proto == TG_PL_PROTO_HTTP2 && a->l4 == TG_PL_L4_TCP;
 	__u64 dir_total = a->dir == TG_PL_DIR_EGRESS ? e->total_tx : e->total_rx;
 	if (h2 && (busy || !ch->ptr))

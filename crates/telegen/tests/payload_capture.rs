@@ -273,6 +273,9 @@ async fn tcp_send_and_receive_variants_arrive_exactly() {
         assert_eq!(ids.len(), 1, "one conn_id per socket");
     }
     let me = std::process::id();
+    // The process's name (its thread-group leader's), not the worker thread's that made
+    // the syscalls.
+    let name = std::fs::read_to_string("/proc/self/comm").unwrap().trim().to_string();
     for e in &evs {
         assert_eq!(e.key.client, client_addr);
         assert_eq!(e.key.server, server_addr);
@@ -280,6 +283,7 @@ async fn tcp_send_and_receive_variants_arrive_exactly() {
         if e.payload != Payload::Close {
             let p = e.process.as_ref().expect("process info");
             assert_eq!(p.pid, me);
+            assert_eq!(p.comm, name, "process name");
             assert!(e.ts_ns > 1_600_000_000_000_000_000, "unix-epoch timestamp");
         }
     }
