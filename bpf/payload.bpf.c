@@ -342,7 +342,7 @@ static __always_inline struct sock *watched_sock(long fd, __u8 *l4)
 		if (c && c->verdict == TG_PL_V_FILTERED)
 			return 0;
 	} else {
-		/* Connected UDP socket on no DNS port: nothing to do at exit. */
+		/* Connected UDP socket on no DNS port: nothing to report. */
 		__u16 rport = sk_rport(sk);
 		if (rport && !port_listed(&tg_dns_ports, rport) &&
 		    !port_listed(&tg_dns_ports, sk_num(sk))) {
@@ -353,7 +353,7 @@ static __always_inline struct sock *watched_sock(long fd, __u8 *l4)
 	return sk;
 }
 
-/* ---- sys_exit: report what moved ---- */
+/* ---- reporting ---- */
 
 /* Reports what a syscall with arguments `a` moved (ret > 0 bytes). */
 static __always_inline int report(const struct tg_pl_args *a, long ret, int kind)
