@@ -252,7 +252,7 @@ static __always_inline void handle_chunk(const struct tg_pl_args *a, const struc
 		return;
 	}
 	if (h2 && ch->ptr) {
-		h2_chunk(ch, (__u64)sk, a->dir, dir_total);
+		h2_chunk(ch, (__u64)sk, a->dir, dir_total, s);
 		s->busy = 0;
 		return;
 	}

@@ -221,9 +221,9 @@ struct tg_pl_h2_walk {
  * header. Returns 1 when the walk of this window is over. A global function, so that
  * the verifier checks it once rather than once per unrolled step.
  */
-__noinline int tg_pl_h2_step(struct tg_pl_h2_walk *w)
+__noinline int tg_pl_h2_step(struct tg_pl_h2_walk *w, const struct tg_pl_scratch *s)
 {
-	if (!w || w->pos >= w->n)
+	if (!w || !s || w->pos >= w->n)
 		return 1;
 	if (w->rem) {
 		__u64 r = w->rem;
@@ -246,10 +246,6 @@ __noinline int tg_pl_h2_step(struct tg_pl_h2_walk *w)
 		w->partial = w->n == w->rest;
 		return 1;
 	}
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct tg_pl_scratch *s = bpf_map_lookup_elem(&tg_pl_scratch, &cpu);
-	if (!s)
-		return 1;
 	__u32 p = w->pos;
 	w->rem = ((__u32)sbyte(s, p) << 16) | ((__u32)sbyte(s, p + 1) << 8) | sbyte(s, p + 2);
 	w->kind = sbyte(s, p + 3);
@@ -260,19 +256,14 @@ __noinline int tg_pl_h2_step(struct tg_pl_h2_walk *w)
 /*
  * One event of an HTTP/2 chunk: copies the next window (at most cfg_max_payload bytes),
  * walks the frames in it, submits it with the gap that may follow, moves on. Returns 1
- * when the chunk is done. A global function: verified once, not once per round.
+ * when the chunk is done. A global function: verified once, not once per round. The
+ * caller's scratch buffer and direction state are passed in (no map lookups per round).
  */
-__noinline int tg_pl_h2_event(struct tg_pl_h2_job *j)
+__noinline int tg_pl_h2_event(struct tg_pl_h2_job *j, struct tg_pl_scratch *s,
+			      struct tg_pl_h2_side *st)
 {
-	if (!j || j->off >= j->bytes)
+	if (!j || !s || !st || j->off >= j->bytes)
 		return 1;
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct tg_pl_scratch *s = bpf_map_lookup_elem(&tg_pl_scratch, &cpu);
-	__u64 key = j->sk;
-	struct tg_pl_h2 *h = bpf_map_lookup_elem(&tg_pl_h2s, &key);
-	if (!s || !h)
-		return 1;
-	struct tg_pl_h2_side *st = j->dir ? &h->side[1] : &h->side[0];
 	__u64 rest = j->bytes - j->off;
 	__u32 max = max_copy();
 	__u32 n = h2_copy(j, s, rest < max ? rest : max);
@@ -321,7 +312,7 @@ __noinline int tg_pl_h2_event(struct tg_pl_h2_job *j)
 		w.kind = j->kind;
 		w.capped = n == max;
 		for (__u32 i = 0; i < TG_PL_H2_MAX_FRAMES; i++)
-			if (tg_pl_h2_step(&w))
+			if (tg_pl_h2_step(&w, s))
 				break;
 		pos = w.pos;
 		gap = w.gap;
@@ -373,7 +364,7 @@ __noinline int tg_pl_h2_event(struct tg_pl_h2_job *j)
  * `total` is the direction's byte total including this chunk.
  */
 static __always_inline void h2_chunk(const struct tg_pl_chunk *ch, __u64 key, __u8 dir,
-				     __u64 total)
+				     __u64 total, struct tg_pl_scratch *s)
 {
 	struct tg_pl_h2 *h = bpf_map_lookup_elem(&tg_pl_h2s, &key);
 	if (!h) {
@@ -413,7 +404,7 @@ static __always_inline void h2_chunk(const struct tg_pl_chunk *ch, __u64 key, __
 		j.cur_base = ch->ptr;
 	}
 	for (__u32 i = 0; i < TG_PL_H2_MAX_EVENTS; i++)
-		if (tg_pl_h2_event(&j))
+		if (tg_pl_h2_event(&j, s, st))
 			break;
 	if (j.off < j.bytes && !j.lost) {
 		/* Out of events (or a cursor fault): the rest is one gap, harmless only
