@@ -357,21 +357,7 @@ static __always_inline int on_reset(const struct sock *sk, __u8 flag)
 /* accept()/accept4() returned fd: find its sock and record the owner. */
 static __always_inline int on_accept(long fd)
 {
-	if (fd < 0)
-		return 0;
-	/* Direct (BTF) loads for the task -> fdtable chain, as in payload_sock.h. */
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct files_struct *files = task->files;
-	if (!files)
-		return 0;
-	struct fdtable *fdt = files->fdt;
-	if (!fdt)
-		return 0;
-	if ((unsigned long)fd >= fdt->max_fds)
-		return 0;
-	struct file **fds = fdt->fd;
-	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	struct file *f = tg_fd_file(fd);
 	if (!f)
 		return 0;
 	struct socket *so = BPF_CORE_READ(f, private_data);

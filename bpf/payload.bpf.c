@@ -67,6 +67,20 @@ char LICENSE[] SEC("license") = "GPL";
 #define K_MMSG 4  /* mmsghdr array (sendmmsg/recvmmsg) */
 #define K_COUNT 5 /* byte count only (sendfile/splice) */
 
+/* Arguments of one socket syscall, read from the task's saved registers at sys_exit
+ * (kernel-side only: not part of the user-space ABI). */
+struct tg_pl_args {
+	__u64 sk;       /* struct sock * of the fd */
+	__u64 enter_ns;
+	__u64 buf;      /* buffer / iovec array / msghdr / mmsghdr array (user pointer) */
+	__u64 addr;     /* sendto destination / recvfrom source sockaddr (user pointer) */
+	__u32 count;    /* buffer length / iovcnt / vlen */
+	__u8 op;        /* enum tg_pl_op */
+	__u8 dir;       /* enum tg_pl_dir */
+	__u8 l4;        /* enum tg_pl_l4 */
+	__u8 _pad0;
+};
+
 /* ---- per-socket state ---- */
 
 static __always_inline struct tg_pl_conn *get_conn(const struct sock *sk)

@@ -14,22 +14,8 @@
 /* The struct sock of fd when it is an AF_INET/AF_INET6 TCP or UDP socket, else NULL. */
 static __always_inline struct sock *fd_sock(long fd, __u8 *l4)
 {
-	if (fd < 0)
-		return 0;
-	/* Direct (BTF) loads for the task -> fdtable chain: much cheaper than one
-	 * bpf_probe_read_kernel per pointer. */
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct files_struct *files = task->files;
-	if (!files)
-		return 0;
-	struct fdtable *fdt = files->fdt;
-	if (!fdt)
-		return 0;
-	if ((unsigned long)fd >= fdt->max_fds)
-		return 0;
-	struct file **fds = fdt->fd;
-	struct file *f = 0;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	struct file *f = tg_fd_file(fd);
+	if (!f)
 		return 0;
 	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
 	if ((mode & S_IFMT_) != S_IFSOCK_)

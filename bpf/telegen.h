@@ -238,19 +238,6 @@ struct tg_pl_event {
 	char comm[TG_COMM_LEN];
 };
 
-/* Arguments of one socket syscall (read from the task's saved registers at sys_exit). */
-struct tg_pl_args {
-	__u64 sk;       /* struct sock * of the fd */
-	__u64 enter_ns;
-	__u64 buf;      /* buffer / iovec array / msghdr / mmsghdr array (user pointer) */
-	__u64 addr;     /* sendto destination / recvfrom source sockaddr (user pointer) */
-	__u32 count;    /* buffer length / iovcnt / vlen */
-	__u8 op;        /* enum tg_pl_op */
-	__u8 dir;       /* enum tg_pl_dir */
-	__u8 l4;        /* enum tg_pl_l4 */
-	__u8 _pad0;
-};
-
 /* struct tg_pl_conn.verdict */
 enum tg_pl_verdict {
 	TG_PL_V_NEW = 0,      /* seen at SYN time, not admitted yet */

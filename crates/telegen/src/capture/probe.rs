@@ -165,11 +165,7 @@ fn ring(ebpf: &mut Ebpf) -> Result<(), String> {
 }
 
 fn task_pt_regs(ebpf: &mut Ebpf) -> Result<(), String> {
-    let p: &mut TracePoint = prog(ebpf, "tg_pr_pt_regs")?;
-    p.load().map_err(|e| chain(&e))?;
-    let r = p.attach("syscalls", "sys_exit_getppid").map(|_| ()).map_err(|e| chain(&e));
-    let _ = p.unload();
-    r
+    classic_once(ebpf, "tg_pr_pt_regs", "syscalls", "sys_exit_getppid")
 }
 
 fn tp_btf(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), String> {
@@ -181,9 +177,14 @@ fn tp_btf(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), String> {
 }
 
 fn tracepoint(ebpf: &mut Ebpf) -> Result<(), String> {
-    let p: &mut TracePoint = prog(ebpf, "tg_pr_tp")?;
+    classic_once(ebpf, "tg_pr_tp", "sock", "inet_sock_set_state")
+}
+
+/// Loads `name`, attaches it to the classic tracepoint `cat/tp`, detaches and unloads it.
+fn classic_once(ebpf: &mut Ebpf, name: &str, cat: &str, tp: &str) -> Result<(), String> {
+    let p: &mut TracePoint = prog(ebpf, name)?;
     p.load().map_err(|e| chain(&e))?;
-    let r = p.attach("sock", "inet_sock_set_state").map(|_| ()).map_err(|e| chain(&e));
+    let r = p.attach(cat, tp).map(|_| ()).map_err(|e| chain(&e));
     let _ = p.unload();
     r
 }
