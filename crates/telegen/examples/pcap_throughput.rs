@@ -6,7 +6,8 @@
 //! ```
 
 use std::time::Instant;
-use telegen::stream::{Payload, PcapReplaySource, ReplayConfig};
+use telegen::model::Payload;
+use telegen::stream::{PcapReplaySource, ReplayConfig};
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: pcap_throughput FILE");

@@ -11,8 +11,10 @@
 pub mod capture;
 pub mod config;
 pub mod export;
+pub mod model;
 pub mod replay;
 pub mod run;
 pub mod signals;
 pub mod stream;
+pub mod telemetry;
 pub mod util;

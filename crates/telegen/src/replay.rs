@@ -5,12 +5,13 @@
 use crate::config::{Config, Effective};
 use crate::export::json::JsonSink;
 use crate::export::otlp::OtlpSink;
-use crate::export::telemetry::SelfTelemetry;
+use crate::telemetry::SelfTelemetry;
 use crate::export::{Fanout, SignalSink};
 use crate::signals::l7::{L7Metrics, L7Options, L7Signals};
 use crate::signals::metrics::MetricsBuilder;
-use crate::signals::Signal;
-use crate::stream::{PcapReplaySource, ReplayConfig, ReplayStats, StreamEvent};
+use crate::model::Signal;
+use crate::model::StreamEvent;
+use crate::stream::{PcapReplaySource, ReplayConfig, ReplayStats};
 use anyhow::{Context, Result};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
@@ -74,7 +75,7 @@ pub fn replay_with(
                 summary.filtered_events += 1;
                 continue;
             }
-            if matches!(ev.payload, crate::stream::Payload::Gap(_)) {
+            if matches!(ev.payload, crate::model::Payload::Gap(_)) {
                 gaps += 1;
             }
             l7.on_event(ev, emit);

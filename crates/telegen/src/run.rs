@@ -7,7 +7,7 @@ use crate::capture::tcp::{TcpCapture, TcpCaptureOptions};
 use crate::config::{Config, Effective, OtlpProtocol};
 use crate::export::json::JsonSink;
 use crate::export::otlp::{self, OtlpSettings, OtlpSink};
-use crate::export::telemetry::SelfTelemetry;
+use crate::telemetry::SelfTelemetry;
 use crate::export::{prometheus, Fanout};
 use crate::signals::l7::{L7Metrics, L7Options, L7Signals};
 use crate::signals::metrics::MetricsBuilder;
@@ -258,7 +258,7 @@ pub async fn run_until(
 
 struct SharedSink(Arc<OtlpSink>);
 impl crate::export::SignalSink for SharedSink {
-    fn send(&self, s: &crate::signals::Signal) {
+    fn send(&self, s: &crate::model::Signal) {
         self.0.send(s)
     }
 }

@@ -24,7 +24,7 @@ use common::nginx::Nginx;
 use common::prom::Prometheus;
 use serde_json::Value;
 use telegen::capture::payload::{PayloadCapture, PayloadCaptureOptions};
-use telegen::stream::{Direction, Observer, Payload, StreamEvent};
+use telegen::model::{Direction, Observer, Payload, StreamEvent};
 
 fn python() -> String {
     std::env::var("TELEGEN_PYTHON").expect(

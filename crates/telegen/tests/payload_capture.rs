@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::netns::{require_root, NetnsPair, Side};
 use telegen::capture::channel::EventRx as Receiver;
 use telegen::capture::payload::{PayloadCapture, PayloadCaptureOptions};
-use telegen::stream::{Direction, Observer, Payload, StreamEvent, Transport};
+use telegen::model::{Direction, Observer, Payload, StreamEvent, Transport};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -7,7 +7,8 @@ use etherparse::PacketBuilder;
 use std::time::{Duration, Instant};
 use telegen::stream::fuzzing;
 use telegen::stream::pcapwrite::{PcapNgWriter, PcapWriter};
-use telegen::stream::{Payload, PcapReplaySource};
+use telegen::model::Payload;
+use telegen::stream::PcapReplaySource;
 
 const T0: u64 = 1_700_000_000_000_000_000;
 

@@ -7,10 +7,8 @@ use etherparse::PacketBuilder;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use telegen::stream::pcapwrite::{PcapNgWriter, PcapWriter};
-use telegen::stream::{
-    Direction, Payload, PcapReplaySource, ReplayConfig, ReplayStats, StreamError, StreamEvent,
-    Transport,
-};
+use telegen::model::{Direction, Payload, StreamEvent, Transport};
+use telegen::stream::{PcapReplaySource, ReplayConfig, ReplayStats, StreamError};
 
 const C2S: Direction = Direction::ClientToServer;
 const S2C: Direction = Direction::ServerToClient;
@@ -222,7 +220,7 @@ fn assert_simple_http(events: &[StreamEvent], client: SocketAddr, server: Socket
         assert_eq!(e.key.transport, Transport::Tcp);
         assert_eq!(e.key.netns, 0);
         assert!(e.process.is_none());
-        assert_eq!(e.observer, telegen::stream::Observer::Wire);
+        assert_eq!(e.observer, telegen::model::Observer::Wire);
     }
 }
 

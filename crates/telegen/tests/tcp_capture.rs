@@ -13,9 +13,8 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 use telegen::capture::channel::EventRx as Receiver;
-use telegen::capture::{
-    ConnError, ConnEvent, ConnEventKind, ConnRole, TcpCapture, TcpCaptureOptions,
-};
+use telegen::capture::{TcpCapture, TcpCaptureOptions};
+use telegen::model::{ConnError, ConnEvent, ConnEventKind, ConnRole};
 use tokio::sync::Mutex;
 
 /// One capture at a time (a tokio mutex: the guard lives across awaits; each test has

@@ -1,8 +1,8 @@
 //! capture: loads the kernel programs (bpf/*.bpf.c, committed objects in bpf/obj/) with
 //! aya, attaches them, reads their ring buffers and turns raw events into typed ones.
 //!
-//! Owned by the capture work. The seam to the rest of the agent is [`ConnEvent`] (TCP
-//! connection facts) and, later, payload chunks that become [`crate::stream::StreamEvent`].
+//! Its outputs are seam types of [`crate::model`]: [`crate::model::ConnEvent`] (TCP
+//! connection facts) and [`crate::model::StreamEvent`] (socket payload chunks).
 //!
 //! - [`tcp`]: [`TcpCapture`], the running TCP connection capture (public API).
 //! - [`loader`]: object loading and per-hook attach with tp_btf -> tracepoint fallback.
@@ -16,7 +16,6 @@
 
 pub mod abi;
 pub mod channel;
-pub mod event;
 pub mod existing;
 pub mod loader;
 pub mod payload;
@@ -26,6 +25,5 @@ pub mod programs;
 pub mod ringbuf;
 pub mod tcp;
 
-pub use event::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
 pub use loader::{HookReport, HookStatus};
 pub use tcp::{CaptureError, CaptureStats, TcpCapture, TcpCaptureOptions};

@@ -36,7 +36,7 @@ use super::channel::{self, EventRx, EventTx};
 use super::loader::{self, HookReport, LoadError};
 use super::programs::{self, take_map, Running};
 use super::ringbuf::{self, Drain, Ring, RingReader};
-use crate::stream::StreamEvent;
+use crate::model::StreamEvent;
 
 /// What to capture and every bound, with defaults.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::event::ProcessInfo;
+use crate::model::ProcessInfo;
 
 /// Bytes of a kernel task name.
 const COMM: usize = 16;

@@ -21,7 +21,7 @@ use tracing::{debug, warn};
 
 use super::abi::{self, cnt, RawConnEvent};
 use super::channel::{self, EventRx, EventTx};
-use super::event::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
+use crate::model::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
 use super::loader::{self, HookReport, HookStatus, LoadError, LoadSettings};
 use super::process::{proc_comm, socket_owners, ProcessCache};
 use super::programs::{self, take_map, Running};

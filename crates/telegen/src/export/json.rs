@@ -9,9 +9,9 @@
 //! - event: `{"type":"event","timestamp":RFC3339,"name","time_unix_nano","severity",
 //!           "attributes":{...}}`
 
-use super::telemetry::SelfTelemetry;
+use crate::telemetry::SelfTelemetry;
 use super::SignalSink;
-use crate::signals::{Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};
+use crate::model::{Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use std::io::Write;
@@ -289,7 +289,7 @@ impl Drop for JsonSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signals::AttrValue;
+    use crate::model::AttrValue;
 
     #[test]
     fn direct_lines_equal_the_value_form_and_keep_attribute_order() {

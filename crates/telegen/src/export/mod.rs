@@ -5,14 +5,12 @@
 //!   queue, retries with backoff, and counted drops; the agent keeps running while the
 //!   collector is down.
 //! - [`json`]: JSON lines on stdout, written by one thread behind a bounded queue.
-//! - [`telemetry`]: the agent's own counters (drops, export failures).
 
 pub mod json;
 pub mod otlp;
 pub mod prometheus;
-pub mod telemetry;
 
-use crate::signals::Signal;
+use crate::model::Signal;
 
 /// Anything that accepts finished records. Implementations never block the caller for
 /// long: they queue (bounded) and count what they drop.

@@ -7,9 +7,9 @@
 //! Metrics are cumulative and collected from a manual reader on a timer, so a collector
 //! outage loses no data: the next successful export carries the totals.
 
-use super::telemetry::SelfTelemetry;
+use crate::telemetry::SelfTelemetry;
 use super::SignalSink;
-use crate::signals::{AttrValue, Attributes, Event, Signal, Span, SpanKind, SpanStatus};
+use crate::model::{AttrValue, Attributes, Event, Signal, Span, SpanKind, SpanStatus};
 use anyhow::Context;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
@@ -377,9 +377,9 @@ impl OtlpSink {
         r.set_timestamp(ts(e.time_unix_nano));
         r.set_observed_timestamp(SystemTime::now());
         let (num, text) = match e.severity {
-            crate::signals::record::Severity::Info => (Severity::Info, "INFO"),
-            crate::signals::record::Severity::Warn => (Severity::Warn, "WARN"),
-            crate::signals::record::Severity::Error => (Severity::Error, "ERROR"),
+            crate::model::signal::Severity::Info => (Severity::Info, "INFO"),
+            crate::model::signal::Severity::Warn => (Severity::Warn, "WARN"),
+            crate::model::signal::Severity::Error => (Severity::Error, "ERROR"),
         };
         r.set_severity_number(num);
         r.set_severity_text(text);
@@ -444,7 +444,7 @@ pub fn to_kvs(a: &Attributes) -> Vec<KeyValue> {
     a.0.iter().map(|(k, v)| KeyValue::new(otel_key(k), to_value(v))).collect()
 }
 
-fn otel_key(k: &crate::signals::record::AttrKey) -> opentelemetry::Key {
+fn otel_key(k: &crate::model::signal::AttrKey) -> opentelemetry::Key {
     match k {
         std::borrow::Cow::Borrowed(s) => opentelemetry::Key::from_static_str(s),
         std::borrow::Cow::Owned(s) => opentelemetry::Key::from(s.clone()),

@@ -5,9 +5,8 @@
 use super::metrics::{
     CounterVec, HistogramSeries, HistogramVec, MetricName, MetricsBuilder, Num, OVERFLOW_VALUE,
 };
-use super::record::{new_ids, Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};
-use crate::export::telemetry::SelfTelemetry;
-use crate::stream::{ConnKey, Observer, Payload, StreamEvent};
+use crate::model::{new_ids, Attributes, ConnKey, Event, Observer, Payload, ProcessInfo, Severity, Signal, Span, SpanKind, SpanStatus, StreamEvent};
+use crate::telemetry::SelfTelemetry;
 use crate::util::FastMap;
 use globset::GlobSet;
 use std::collections::HashSet;
@@ -130,7 +129,7 @@ struct Conn {
     parser: ConnParser,
     key: ConnKey,
     observer: Observer,
-    process: Option<Arc<crate::capture::ProcessInfo>>,
+    process: Option<Arc<ProcessInfo>>,
     last_ns: u64,
 }
 
@@ -342,7 +341,7 @@ impl L7Signals {
         self.stats.add(st);
     }
 
-    fn service_name<'a>(&'a self, p: Option<&'a crate::capture::ProcessInfo>) -> &'a str {
+    fn service_name<'a>(&'a self, p: Option<&'a ProcessInfo>) -> &'a str {
         match p {
             Some(p) if !p.exe_name().is_empty() => p.exe_name(),
             _ => &self.opts.default_service,
@@ -358,7 +357,7 @@ impl L7Signals {
         h: HttpRecord,
         key: &ConnKey,
         observer: Observer,
-        p: Option<&crate::capture::ProcessInfo>,
+        p: Option<&ProcessInfo>,
     ) -> Option<Signal> {
         if !self.opts.http_enabled {
             return None;
@@ -535,7 +534,7 @@ impl L7Signals {
         &mut self,
         d: DnsRecord,
         key: &ConnKey,
-        p: Option<&crate::capture::ProcessInfo>,
+        p: Option<&ProcessInfo>,
     ) -> Option<Signal> {
         if !self.opts.dns_enabled {
             return None;
@@ -615,7 +614,7 @@ fn grpc_names(path: &str) -> (&str, &str) {
     p.split_once('/').unwrap_or((p, ""))
 }
 
-fn put_conn(a: &mut Attributes, key: &ConnKey, p: Option<&crate::capture::ProcessInfo>) {
+fn put_conn(a: &mut Attributes, key: &ConnKey, p: Option<&ProcessInfo>) {
     a.put("client.address", key.client.ip().to_string());
     a.put("client.port", key.client.port());
     a.put("server.ip", key.server.ip().to_string());
@@ -668,7 +667,7 @@ impl L7Options {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::Direction;
+    use crate::model::Direction;
     use prometheus_client::registry::Registry;
 
     fn query(id: u16, name: &str) -> Vec<u8> {

@@ -1,15 +1,11 @@
 //! signals: turns capture and stream events into records (spans, events) and metrics.
 //!
-//! - [`tcp`]: connection lifecycle, RTT, retransmits, bytes (from `capture::ConnEvent`).
-//! - [`l7`]: protocol records from `stream::StreamEvent`s via `telegen_proto` (HTTP, DNS).
+//! - [`tcp`]: connection lifecycle, RTT, retransmits, bytes (from `model::ConnEvent`).
+//! - [`l7`]: protocol records from `model::StreamEvent`s via `telegen_proto` (HTTP, DNS).
 //! - [`dns_names`]: IP -> names learnt from DNS answers (for topology and alerts).
 //! - [`metrics`]: bounded metric families recorded once, exported to Prometheus and OTLP.
-//! - [`record`]: the exporter-neutral records.
 
 pub mod dns_names;
 pub mod l7;
 pub mod metrics;
-pub mod record;
 pub mod tcp;
-
-pub use record::{AttrValue, Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};

@@ -12,8 +12,7 @@
 use super::metrics::{
     CounterSeries, CounterVec, GaugeSeries, GaugeVec, MetricName, MetricsBuilder, Num,
 };
-use super::record::{Attributes, Event, Severity, Signal};
-use crate::capture::{ConnError, ConnEvent, ConnEventKind, ConnRole};
+use crate::model::{Attributes, ConnError, ConnEvent, ConnEventKind, ConnRole, Event, Severity, Signal};
 use crate::util::FastMap;
 use prometheus_client::metrics::counter::Counter;
 use std::net::SocketAddr;

@@ -18,7 +18,7 @@
 
 use super::ip::{TcpSegment, UdpDatagram};
 use super::reassembly::{Chunk, HalfConfig, ReassemblyStats, TcpHalf};
-use super::{ConnKey, Direction, Observer, Payload, StreamEvent, Transport};
+use crate::model::{ConnKey, Direction, Observer, Payload, StreamEvent, Transport};
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;

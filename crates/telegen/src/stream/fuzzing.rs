@@ -6,7 +6,7 @@
 //! connection, every connection closed at the end, and gap lengths above zero.
 
 use super::source::{PcapReplaySource, ReplayConfig};
-use super::{Payload, StreamEvent};
+use crate::model::{Payload, StreamEvent};
 use std::collections::HashMap;
 
 /// Small bounds so that eviction, forced gaps and fragment limits are reached by fuzzing.

@@ -15,7 +15,7 @@ use super::ip::{self, IpError, PROTO_TCP, PROTO_UDP};
 use super::link::{self, LinkOutcome, L3};
 use super::pcap::{CaptureFormat, PacketReader, RawPacket};
 use super::tunnel::{self, TunnelConfig};
-use super::StreamEvent;
+use crate::model::StreamEvent;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
@@ -121,7 +121,7 @@ pub struct ReplayStats {
 }
 
 /// Reads a capture and produces [`StreamEvent`]s in per-connection order, the same events
-/// live capture produces (observer [`Wire`](super::Observer::Wire), netns 0, no process).
+/// live capture produces (observer [`Wire`](crate::model::Observer::Wire), netns 0, no process).
 ///
 /// Push API: [`next_events`](Self::next_events). Pull API: the `Iterator` impl.
 pub struct PcapReplaySource<R: Read> {

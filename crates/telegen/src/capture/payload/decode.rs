@@ -23,8 +23,7 @@ use std::sync::Arc;
 use super::abi::{self, RawPayloadEvent};
 use crate::capture::abi::ip_addr;
 use crate::capture::process::ProcessCache;
-use crate::capture::ProcessInfo;
-use crate::stream::{ConnKey, Direction, Observer, Payload, StreamEvent, Transport};
+use crate::model::{ConnKey, Direction, Observer, Payload, ProcessInfo, StreamEvent, Transport};
 
 /// Bounds and settings of the decoder.
 #[derive(Debug, Clone)]

@@ -193,7 +193,10 @@ pub fn new_ids() -> (u128, u64) {
         static STATE: Cell<u64> = Cell::new(seed());
     }
     fn seed() -> u64 {
-        let t = crate::util::unix_now_ns();
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
         let a = &t as *const u64 as u64;
         t ^ a.rotate_left(32) ^ 0x9E37_79B9_7F4A_7C15
     }

@@ -1,9 +1,11 @@
-//! Typed, user-space form of the kernel's connection events (decoded from the
-//! `#[repr(C)]` ABI mirror). Timestamps are Unix-epoch nanoseconds.
+//! TCP connection facts: what TCP capture reports and the TCP signal stage consumes.
+//! Timestamps are Unix-epoch nanoseconds.
 
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use super::ProcessInfo;
 
 /// Which side of the connection the local socket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -38,29 +40,6 @@ impl ConnError {
             ConnError::Timeout => "timeout",
             ConnError::Other => "other",
         }
-    }
-}
-
-/// The process that owns a socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProcessInfo {
-    pub pid: u32,
-    /// The kernel's 16-byte task name.
-    pub comm: String,
-    /// /proc/<pid>/exe when it could be read.
-    pub exe: Option<String>,
-}
-
-impl ProcessInfo {
-    /// The executable's file name (`/usr/bin/dig` -> `dig`), else the task name. The task
-    /// name alone can be a thread's name (`isc-net-0000`), so the path wins.
-    pub fn exe_name(&self) -> &str {
-        self.exe
-            .as_deref()
-            .and_then(|p| p.rsplit('/').next())
-            .map(|n| n.strip_suffix(" (deleted)").unwrap_or(n))
-            .filter(|n| !n.is_empty())
-            .unwrap_or(&self.comm)
     }
 }
 
