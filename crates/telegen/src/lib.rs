@@ -1,17 +1,25 @@
-//! telegen agent library. Data flows one way:
+//! telegen agent library. Data flows one way, wired once by [`pipeline`] for live
+//! capture and replay:
 //!
 //! ```text
+//! sources                        enrichment     signal stages          sinks
 //! capture (kernel events) ─┐
-//!                          ├─> stream (per-connection byte streams) ─> signals ─> export
-//! replay  (pcap files) ────┘                                   (spans, events, metrics)
+//!                          ├──► enrich ──────► signals ────────────► export
+//! replay  (pcap files) ────┘    (process,      (TCP, L7 per           (Prometheus, OTLP,
+//!                                DNS names)     protocol)              JSON lines)
 //! ```
 //!
-//! See ARCHITECTURE.md at the repository root.
+//! The types that cross between stages live in [`model`], which imports nothing else of
+//! the crate; the agent's own counters in [`telemetry`]. `run` and `replay` configure the
+//! pipeline for `telegen run` and `telegen replay`. See ARCHITECTURE.md at the repository
+//! root.
 
 pub mod capture;
 pub mod config;
+pub mod enrich;
 pub mod export;
 pub mod model;
+pub mod pipeline;
 pub mod replay;
 pub mod run;
 pub mod signals;

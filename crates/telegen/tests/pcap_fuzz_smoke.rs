@@ -5,9 +5,9 @@
 
 use etherparse::PacketBuilder;
 use std::time::{Duration, Instant};
+use telegen::model::Payload;
 use telegen::stream::fuzzing;
 use telegen::stream::pcapwrite::{PcapNgWriter, PcapWriter};
-use telegen::model::Payload;
 use telegen::stream::PcapReplaySource;
 
 const T0: u64 = 1_700_000_000_000_000_000;

@@ -6,8 +6,8 @@
 use etherparse::PacketBuilder;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use telegen::stream::pcapwrite::{PcapNgWriter, PcapWriter};
 use telegen::model::{Direction, Payload, StreamEvent, Transport};
+use telegen::stream::pcapwrite::{PcapNgWriter, PcapWriter};
 use telegen::stream::{PcapReplaySource, ReplayConfig, ReplayStats, StreamError};
 
 const C2S: Direction = Direction::ClientToServer;

@@ -21,11 +21,11 @@ use tracing::{debug, warn};
 
 use super::abi::{self, cnt, RawConnEvent};
 use super::channel::{self, EventRx, EventTx};
-use crate::model::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
 use super::loader::{self, HookReport, HookStatus, LoadError, LoadSettings};
 use super::process::{proc_comm, socket_owners, ProcessCache};
 use super::programs::{self, take_map, Running};
 use super::ringbuf::{self, Drain, Ring, RingReader};
+use crate::model::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
 
 /// What to capture and every bound, with defaults.
 #[derive(Debug, Clone)]

@@ -9,9 +9,9 @@
 //! - event: `{"type":"event","timestamp":RFC3339,"name","time_unix_nano","severity",
 //!           "attributes":{...}}`
 
-use crate::telemetry::SelfTelemetry;
 use super::SignalSink;
 use crate::model::{Attributes, Event, Severity, Signal, Span, SpanKind, SpanStatus};
+use crate::telemetry::SelfTelemetry;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use std::io::Write;

@@ -7,9 +7,9 @@
 //! Metrics are cumulative and collected from a manual reader on a timer, so a collector
 //! outage loses no data: the next successful export carries the totals.
 
-use crate::telemetry::SelfTelemetry;
 use super::SignalSink;
 use crate::model::{AttrValue, Attributes, Event, Signal, Span, SpanKind, SpanStatus};
+use crate::telemetry::SelfTelemetry;
 use anyhow::Context;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};

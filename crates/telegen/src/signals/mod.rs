@@ -2,10 +2,8 @@
 //!
 //! - [`tcp`]: connection lifecycle, RTT, retransmits, bytes (from `model::ConnEvent`).
 //! - [`l7`]: protocol records from `model::StreamEvent`s via `telegen_proto` (HTTP, DNS).
-//! - [`dns_names`]: IP -> names learnt from DNS answers (for topology and alerts).
 //! - [`metrics`]: bounded metric families recorded once, exported to Prometheus and OTLP.
 
-pub mod dns_names;
 pub mod l7;
 pub mod metrics;
 pub mod tcp;

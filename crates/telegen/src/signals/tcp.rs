@@ -12,7 +12,10 @@
 use super::metrics::{
     CounterSeries, CounterVec, GaugeSeries, GaugeVec, MetricName, MetricsBuilder, Num,
 };
-use crate::model::{Attributes, ConnError, ConnEvent, ConnEventKind, ConnRole, Event, Severity, Signal};
+use crate::enrich::Enrichment;
+use crate::model::{
+    Attributes, ConnError, ConnEvent, ConnEventKind, ConnRole, Event, Severity, Signal,
+};
 use crate::util::FastMap;
 use prometheus_client::metrics::counter::Counter;
 use std::net::SocketAddr;
@@ -224,6 +227,7 @@ pub struct TcpSignals {
     flows: FastMap<FlowKey, Arc<FlowSeries>>,
     by_state: [i64; STATES.len()],
     opts: TcpSignalOptions,
+    enrich: Arc<Enrichment>,
 }
 
 /// (client, server) oriented view of an event.
@@ -250,13 +254,14 @@ fn role_str(r: ConnRole) -> &'static str {
 }
 
 impl TcpSignals {
-    pub fn new(m: TcpMetrics, opts: TcpSignalOptions) -> Self {
+    pub fn new(m: TcpMetrics, opts: TcpSignalOptions, enrich: Arc<Enrichment>) -> Self {
         let s = TcpSignals {
             m,
             conns: FastMap::default(),
             flows: FastMap::default(),
             by_state: [0; STATES.len()],
             opts,
+            enrich,
         };
         // Series that PromQL ratios and `by (...)` queries need (every role, error type,
         // direction and state) exist from the start: resolving them above created them.
@@ -446,7 +451,7 @@ impl TcpSignals {
                 self.finish(ev);
             }
         }
-        self.opts.emit_events.then(|| Signal::Event(event_record(ev)))
+        self.opts.emit_events.then(|| Signal::Event(event_record(ev, &self.enrich)))
     }
 
     fn finish(&mut self, ev: &ConnEvent) {
@@ -463,7 +468,7 @@ impl TcpSignals {
 }
 
 /// The JSON/OTLP-log form of a connection event.
-pub fn event_record(ev: &ConnEvent) -> Event {
+pub fn event_record(ev: &ConnEvent, enrich: &Enrichment) -> Event {
     let name = match &ev.kind {
         ConnEventKind::Open => "tcp.connection.open",
         ConnEventKind::Established => "tcp.connection.established",
@@ -482,12 +487,7 @@ pub fn event_record(ev: &ConnEvent) -> Event {
     a.put("net.peer.ip", ev.remote.ip().to_string());
     a.put("net.peer.port", ev.remote.port());
     a.put("network.namespace", ev.netns);
-    if let Some(p) = &ev.process {
-        a.put("process.pid", p.pid);
-        a.put("process.executable.name", p.exe_name().to_string());
-        a.put("process.command", p.comm.clone());
-        a.put_opt("process.executable.path", p.exe.clone());
-    }
+    enrich.put_local(&mut a, ev.process.as_deref());
     let severity = if let ConnEventKind::Error { error } = &ev.kind {
         a.put("error.type", error.as_str());
         Severity::Warn
@@ -541,7 +541,14 @@ mod tests {
         let meter = opentelemetry::global::meter("t");
         let mut b = MetricsBuilder::new(&mut reg, Some(&meter), 100);
         let m = TcpMetrics::new(&mut b);
-        (reg, TcpSignals::new(m, TcpSignalOptions { max_connections: max, emit_events: true }))
+        (
+            reg,
+            TcpSignals::new(
+                m,
+                TcpSignalOptions { max_connections: max, emit_events: true },
+                Arc::default(),
+            ),
+        )
     }
 
     fn text(reg: &Registry) -> String {

@@ -1,7 +1,8 @@
 //! The names the agent has seen DNS give to IP addresses: IP -> most recent names, each
-//! with its TTL. Later stages (service topology, security alerts) use it to name external
-//! addresses. Bounded: at most `max_ips` addresses and `MAX_NAMES_PER_IP` names each; the
-//! entry that expires first is evicted to make room, and evictions are counted.
+//! with its TTL. Signal stages (service topology and security alerts, as they land) use it
+//! to name external addresses. Bounded: at most `max_ips` addresses and `MAX_NAMES_PER_IP`
+//! names each; the entry that expires first is evicted to make room, and evictions are
+//! counted.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
