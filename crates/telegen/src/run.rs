@@ -1,7 +1,7 @@
 //! run: the live agent (`telegen run`). Wires capture -> signals -> export, prints the
 //! start-up summary, and on SIGINT/SIGTERM detaches everything and exits cleanly.
 
-use crate::capture::loader::{HookReport, HookStatus};
+use crate::capture::bpf::loader::{kernel_btf, HookReport, HookStatus};
 use crate::capture::payload::{PayloadCapture, PayloadCaptureOptions};
 use crate::capture::tcp::{TcpCapture, TcpCaptureOptions};
 use crate::config::{Config, Effective, OtlpProtocol};
@@ -108,7 +108,7 @@ pub async fn run_until(
     // freed (and the heap it grew handed back) once they are loaded.
     let tcp = &eff.tcp;
     let l7_on = eff.payload.enabled && (eff.http.enabled || eff.dns.enabled);
-    let btf = if tcp.enabled || l7_on { crate::capture::loader::kernel_btf().ok() } else { None };
+    let btf = if tcp.enabled || l7_on { kernel_btf().ok() } else { None };
     let ring_bytes = ring_share(eff.ring_buffer_size, tcp.enabled as u64 + l7_on as u64);
     let cap_opts = TcpCaptureOptions {
         ring_buffer_size: ring_bytes,
