@@ -2,7 +2,7 @@
 //! ([`crate::pipeline::live`]), its sinks and the Prometheus endpoint, prints the start-up
 //! summary, and on SIGINT/SIGTERM detaches everything and exits cleanly.
 
-use crate::capture::loader::{HookReport, HookStatus};
+use crate::capture::bpf::loader::{HookReport, HookStatus};
 use crate::config::Config;
 use crate::export::otlp::{self, OtlpSettings};
 use crate::export::prometheus;

@@ -11,7 +11,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use common::netns::{require_root, NetnsPair, Side};
-use telegen::capture::channel::EventRx as Receiver;
+use telegen::capture::bpf::channel::EventRx as Receiver;
 use telegen::capture::payload::{PayloadCapture, PayloadCaptureOptions};
 use telegen::model::{Direction, Observer, Payload, StreamEvent, Transport};
 

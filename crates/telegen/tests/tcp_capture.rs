@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
-use telegen::capture::channel::EventRx as Receiver;
+use telegen::capture::bpf::channel::EventRx as Receiver;
 use telegen::capture::{TcpCapture, TcpCaptureOptions};
 use telegen::model::{ConnError, ConnEvent, ConnEventKind, ConnRole};
 use tokio::sync::Mutex;

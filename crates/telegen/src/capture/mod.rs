@@ -4,26 +4,26 @@
 //! Its outputs are seam types of [`crate::model`]: [`crate::model::ConnEvent`] (TCP
 //! connection facts) and [`crate::model::StreamEvent`] (socket payload chunks).
 //!
-//! - [`tcp`]: [`TcpCapture`], the running TCP connection capture (public API).
-//! - [`loader`]: object loading and per-hook attach with tp_btf -> tracepoint fallback.
-//! - [`abi`]: `#[repr(C)]` mirror of bpf/telegen.h.
-//! - [`existing`]: connections that existed before start (iter/tcp per namespace).
-//! - [`process`]: process attribution helpers (bounded cache, socket inode -> pid).
-//! - [`programs`]: a running capture's object, counters and reader task (both captures).
-//! - [`ringbuf`]: the ring-buffer reader loop (both captures).
-//! - [`channel`]: the bounded, batched event channel from a reader task to its consumer.
-//! - [`payload`]: [`payload::PayloadCapture`], socket payload capture (public API).
+//! The two captures have the same shape: `mod.rs` is the public API (start, hook report,
+//! stats, shutdown), `kernel.rs` loads and attaches their object, `abi.rs` mirrors their
+//! section of bpf/telegen.h, `decode.rs` turns raw records into seam types.
+//!
+//! - [`tcp`]: [`TcpCapture`], TCP connection capture (bpf/conn.bpf.c); also the
+//!   connections open before start ([`tcp::existing`], iter/tcp).
+//! - [`payload`]: [`PayloadCapture`], socket payload capture (bpf/payload.bpf.c).
+//! - [`bpf`]: what both use: object loading and per-hook attach, the running object,
+//!   the ring-buffer reader, the event channel, the ABI parts both sections share.
+//! - [`process`]: process attribution both decoders use (bounded cache of pid -> comm and
+//!   executable, socket inode -> pid).
+//! - [`probe`]: the kernel capability probe of `telegen check` (bpf/probe.bpf.c).
 
-pub mod abi;
-pub mod channel;
-pub mod existing;
-pub mod loader;
+pub mod bpf;
 pub mod payload;
 pub mod probe;
 pub mod process;
-pub mod programs;
-pub mod ringbuf;
 pub mod tcp;
 
-pub use loader::{HookReport, HookStatus};
-pub use tcp::{CaptureError, CaptureStats, TcpCapture, TcpCaptureOptions};
+pub use bpf::channel::EventRx;
+pub use bpf::loader::{HookReport, HookStatus};
+pub use payload::{PayloadCapture, PayloadCaptureOptions, PayloadError, PayloadStats};
+pub use tcp::{TcpCapture, TcpCaptureError, TcpCaptureOptions, TcpCaptureStats};

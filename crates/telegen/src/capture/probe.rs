@@ -16,7 +16,7 @@ use aya::programs::{
 };
 use aya::{Btf, Ebpf, EbpfLoader};
 
-use super::loader::{chain, ensure_mounts};
+use super::bpf::loader::{chain, ensure_mounts};
 
 /// The compiled probe programs (rebuilt by `cargo xtask bpf`).
 pub static PROBE_OBJ: &[u8] = aya::include_bytes_aligned!("../../../../bpf/obj/probe.bpf.o");
@@ -51,7 +51,7 @@ fn result(
 /// Probes every hook type. Needs root; failures are results, never panics.
 pub fn probe_kernel() -> Vec<ProbeResult> {
     ensure_mounts();
-    super::loader::raise_memlock();
+    super::bpf::loader::raise_memlock();
     let mut out = Vec::new();
     let btf = Btf::from_sys_fs();
     out.push(result(

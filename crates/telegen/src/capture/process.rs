@@ -1,15 +1,13 @@
 //! Process attribution in user space: a bounded cache of [`ProcessInfo`] by (pid, comm)
-//! with the executable path from /proc/<pid>/exe, and socket-inode -> pid lookup by
+//! with the executable path from `/proc/<pid>/exe`, and socket-inode -> pid lookup by
 //! scanning /proc/*/fd (used for connections found at start-up, whose owner the kernel
 //! cannot know).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::bpf::abi::COMM_LEN as COMM;
 use crate::model::ProcessInfo;
-
-/// Bytes of a kernel task name.
-const COMM: usize = 16;
 
 /// Bounded cache of process facts. When full it is emptied (cheap, and the working set
 /// refills it); the number of such resets is kept for statistics.
@@ -91,7 +89,7 @@ pub fn socket_owners(wanted: &HashSet<u64>) -> HashMap<u64, u32> {
     out
 }
 
-/// The command name of a process (/proc/<pid>/comm), for owners found by inode.
+/// The command name of a process (`/proc/<pid>/comm`), for owners found by inode.
 pub fn proc_comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .map(|s| s.trim_end().to_string())

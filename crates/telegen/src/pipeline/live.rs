@@ -6,7 +6,7 @@
 
 use super::sinks::Sinks;
 use super::Pipeline;
-use crate::capture::loader::HookReport;
+use crate::capture::bpf::loader::HookReport;
 use crate::capture::payload::{PayloadCapture, PayloadCaptureOptions};
 use crate::capture::tcp::{TcpCapture, TcpCaptureOptions};
 use crate::config::Effective;
@@ -18,9 +18,9 @@ use std::time::Duration;
 /// The running kernel captures and their event channels.
 pub struct LiveSources {
     tcp: Option<TcpCapture>,
-    conn_rx: Option<crate::capture::channel::EventRx<crate::model::ConnEvent>>,
+    conn_rx: Option<crate::capture::bpf::channel::EventRx<crate::model::ConnEvent>>,
     payload: Option<PayloadCapture>,
-    payload_rx: Option<crate::capture::channel::EventRx<crate::model::StreamEvent>>,
+    payload_rx: Option<crate::capture::bpf::channel::EventRx<crate::model::StreamEvent>>,
     /// Each ring buffer's share of `agent.network.ring_buffer_size`.
     pub ring_bytes: u64,
 }
@@ -33,8 +33,11 @@ impl LiveSources {
         let l7_on = eff.payload.enabled && (eff.http.enabled || eff.dns.enabled);
         // Both objects are relocated against one parse of the kernel's BTF, freed (and
         // the heap it grew handed back) once they are loaded.
-        let btf =
-            if tcp.enabled || l7_on { crate::capture::loader::kernel_btf().ok() } else { None };
+        let btf = if tcp.enabled || l7_on {
+            crate::capture::bpf::loader::kernel_btf().ok()
+        } else {
+            None
+        };
         let ring_bytes = ring_share(eff.ring_buffer_size, tcp.enabled as u64 + l7_on as u64);
         let cap_opts = TcpCaptureOptions {
             ring_buffer_size: ring_bytes,

@@ -1,12 +1,13 @@
 //! `#[repr(C)]` mirror of the payload section of bpf/telegen.h (`struct tg_pl_event`,
 //! `struct tg_pl_conn`, the enums and counters). Sizes and offsets are checked at compile
 //! time against the C layout; change both files together. What both sections share
-//! (address families, `enum tg_role`, comm) lives in [`crate::capture::abi`].
+//! (address families, `enum tg_role`, comm) lives in [`crate::capture::bpf::abi`] and is
+//! re-exported here.
 
 use std::mem::size_of;
 
-use crate::capture::abi::{assert_layout, comm_to_string, read_record};
-pub use crate::capture::abi::{role, AF_INET, AF_INET6, COMM_LEN};
+use crate::capture::bpf::abi::{assert_layout, comm_to_string, read_record};
+pub use crate::capture::bpf::abi::{role, AF_INET, AF_INET6, COMM_LEN};
 
 /// `TG_PL_MAX_COPY`: hard cap of payload bytes per event.
 pub const MAX_COPY: u32 = 16384;

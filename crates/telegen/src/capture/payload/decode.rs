@@ -21,7 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::abi::{self, RawPayloadEvent};
-use crate::capture::abi::ip_addr;
+use crate::capture::bpf::abi::ip_addr;
 use crate::capture::process::ProcessCache;
 use crate::model::{ConnKey, Direction, Observer, Payload, ProcessInfo, StreamEvent, Transport};
 
@@ -238,7 +238,7 @@ impl Decoder {
         st.last_seen = self.tick;
         // The socket's last process is almost always this one: no cache lookup then.
         let same = st.process.as_ref().is_some_and(|p| {
-            p.pid == h.pid && p.comm.as_bytes() == crate::capture::abi::comm_bytes(&h.comm)
+            p.pid == h.pid && p.comm.as_bytes() == crate::capture::bpf::abi::comm_bytes(&h.comm)
         });
         if !same {
             st.process = self.processes.get(h.pid, &h.comm);

@@ -4,14 +4,14 @@
 
 use aya::Ebpf;
 
-use crate::capture::loader::{self, Admission, HookReport, HookStatus, LoadError};
+use crate::capture::bpf::loader::{self, Admission, HookReport, HookStatus, LoadError};
 
 /// The compiled payload programs (rebuilt by `cargo xtask bpf`).
 pub static PAYLOAD_OBJ: &[u8] = aya::include_bytes_aligned!("../../../../../bpf/obj/payload.bpf.o");
 
 /// Load-time settings written into rodata and map sizes.
 #[derive(Debug, Clone)]
-pub struct KernelSettings {
+pub struct PayloadKernelSettings {
     pub max_payload: u32,
     pub classify_bytes: u32,
     pub protocols: u32,
@@ -61,7 +61,7 @@ pub struct PayloadProgs {
 }
 
 /// Loads the object with `s` and attaches every hook it can (see the hook report).
-pub fn load(s: &KernelSettings) -> Result<PayloadProgs, LoadError> {
+pub fn load(s: &PayloadKernelSettings) -> Result<PayloadProgs, LoadError> {
     loader::ensure_mounts();
     loader::raise_memlock();
     let btf = loader::kernel_btf()?;

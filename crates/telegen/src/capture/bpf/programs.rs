@@ -1,6 +1,6 @@
-//! A loaded kernel object while a capture runs, shared by [`super::TcpCapture`] and
-//! [`super::payload::PayloadCapture`]: the object (programs, links, maps), its per-CPU
-//! counter array and the reader task.
+//! A loaded kernel object while a capture runs, shared by
+//! [`crate::capture::tcp::TcpCapture`] and [`crate::capture::payload::PayloadCapture`]:
+//! the object (programs, links, maps), its per-CPU counter array and the reader task.
 //!
 //! Nothing is pinned: [`Running::shutdown`] (also run on drop) stops the reader, then
 //! closes the counters and the object, which detaches every program and frees every map.

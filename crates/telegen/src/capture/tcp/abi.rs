@@ -1,70 +1,11 @@
-//! `#[repr(C)]` mirror of bpf/telegen.h (the kernel/user event ABI). Sizes and offsets
-//! are checked at compile time against the C layout; change both files together.
-//!
-//! This file holds what both sections of telegen.h share (address families, `enum
-//! tg_role`, comm and address fields, reading a record, the layout asserts) and the
-//! connection section; [`super::payload::abi`] mirrors the payload section.
+//! `#[repr(C)]` mirror of the connection section of bpf/telegen.h (`struct
+//! tg_conn_event`, `struct tg_conn_state`, the event, error and counter enums). Sizes and
+//! offsets are checked at compile time against the C layout; change both files together.
+//! What both sections share (address families, `enum tg_role`, comm) lives in
+//! [`crate::capture::bpf::abi`] and is re-exported here.
 
-use std::mem::size_of;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-/// `TG_AF_INET` / `TG_AF_INET6`.
-pub const AF_INET: u16 = 2;
-pub const AF_INET6: u16 = 10;
-/// `TG_COMM_LEN`.
-pub const COMM_LEN: usize = 16;
-
-/// `enum tg_role` (connection events and payload events).
-pub mod role {
-    pub const UNKNOWN: u8 = 0;
-    pub const CLIENT: u8 = 1;
-    pub const SERVER: u8 = 2;
-}
-
-/// Compile-time layout check of a `#[repr(C)]` mirror: `assert_layout!(T, size, field =
-/// offset, ...)`.
-macro_rules! assert_layout {
-    ($t:ty, $size:expr, $($field:ident = $off:expr),* $(,)?) => {
-        const _: () = {
-            assert!(::std::mem::size_of::<$t>() == $size);
-            $(assert!(::std::mem::offset_of!($t, $field) == $off);)*
-        };
-    };
-}
-pub(crate) use assert_layout;
-
-/// Reads one `T` from the start of a ring-buffer (or iterator) record; None when the
-/// record is too short.
-pub fn read_record<T: aya::Pod>(buf: &[u8]) -> Option<T> {
-    if buf.len() < size_of::<T>() {
-        return None;
-    }
-    // SAFETY: length checked; T is POD, so any bytes are a valid value; read_unaligned
-    // copes with any alignment of the record.
-    Some(unsafe { std::ptr::read_unaligned(buf.as_ptr() as *const T) })
-}
-
-/// A `char comm[TG_COMM_LEN]` field up to its NUL.
-/// A `char comm[TG_COMM_LEN]` field up to its NUL.
-pub fn comm_to_string(comm: &[u8; COMM_LEN]) -> String {
-    String::from_utf8_lossy(comm_bytes(comm)).into_owned()
-}
-
-/// A task name's bytes up to its first NUL.
-pub fn comm_bytes(comm: &[u8; COMM_LEN]) -> &[u8] {
-    let end = comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
-    &comm[..end]
-}
-
-/// A `__u8 addr[TG_ADDR_LEN]` field (network order; IPv4 in the first 4 bytes).
-/// IPv4-mapped IPv6 addresses are returned as IPv4; None for an unknown family.
-pub fn ip_addr(family: u16, b: &[u8; 16]) -> Option<IpAddr> {
-    match family {
-        AF_INET => Some(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
-        AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*b)).to_canonical()),
-        _ => None,
-    }
-}
+use crate::capture::bpf::abi::{assert_layout, comm_to_string, read_record};
+pub use crate::capture::bpf::abi::{role, AF_INET, AF_INET6, COMM_LEN};
 
 /// `enum tg_event_type`.
 pub mod ev {
@@ -212,21 +153,8 @@ mod tests {
 
     #[test]
     fn comm_stops_at_nul() {
-        let mut c = [0u8; COMM_LEN];
-        c[..4].copy_from_slice(b"curl");
-        assert_eq!(comm_to_string(&c), "curl");
-        assert_eq!(comm_to_string(&[b'a'; COMM_LEN]).len(), 16);
-    }
-
-    #[test]
-    fn addresses_decode_and_mapped_v4_is_canonical() {
-        let mut b = [0u8; 16];
-        b[..4].copy_from_slice(&[10, 0, 0, 1]);
-        assert_eq!(ip_addr(AF_INET, &b), Some("10.0.0.1".parse().unwrap()));
-        let mapped = Ipv6Addr::from([0, 0, 0, 0, 0, 0xffff, 0x0a00, 2]).octets();
-        assert_eq!(ip_addr(AF_INET6, &mapped), Some("10.0.0.2".parse().unwrap()));
-        let v6 = Ipv6Addr::LOCALHOST.octets();
-        assert_eq!(ip_addr(AF_INET6, &v6), Some("::1".parse().unwrap()));
-        assert_eq!(ip_addr(99, &b), None);
+        let mut e = RawConnEvent::default();
+        e.comm[..4].copy_from_slice(b"curl");
+        assert_eq!(e.comm_str(), "curl");
     }
 }

@@ -1,12 +1,13 @@
-//! Loads bpf/obj/conn.bpf.o with aya and attaches each program on its own, so a hook the
-//! kernel refuses degrades one feature instead of the whole capture.
-//!
-//! For every hook the tp_btf program is tried first; if the kernel refuses it (load or
-//! attach), the classic tracepoint twin from the same object is attached instead.
+//! Loading a kernel object and attaching its programs, for both captures (and the
+//! probe): mounts, the shared kernel BTF, the admission settings both objects take
+//! (bpf/filters.h), and attaching one hook at a time, so a hook the kernel refuses
+//! degrades one feature instead of the whole capture. [`attach_pair`] tries a tp_btf
+//! program first and falls back to its classic tracepoint twin from the same object;
+//! [`attach_classic`] attaches a classic tracepoint.
 //!
 //! Nothing is pinned and no persistent object is created: every program, link and map
-//! lives only as long as the file descriptors of this process, so dropping [`ConnProgs`]
-//! (or the process dying, even by SIGKILL) removes everything from the kernel.
+//! lives only as long as the file descriptors of this process, so dropping the loaded
+//! object (or the process dying, even by SIGKILL) removes everything from the kernel.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};
@@ -14,9 +15,6 @@ use std::sync::{Arc, Mutex, Weak};
 use aya::programs::{BtfTracePoint, Program, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 use tracing::{debug, warn};
-
-/// The compiled connection programs (rebuilt by `cargo xtask bpf`).
-pub static CONN_OBJ: &[u8] = aya::include_bytes_aligned!("../../../../bpf/obj/conn.bpf.o");
 
 /// Errors that stop the whole capture (individual hooks only degrade).
 #[derive(Debug, thiserror::Error)]
@@ -66,32 +64,6 @@ pub struct HookReport {
     pub feature: &'static str,
     #[serde(flatten)]
     pub status: HookStatus,
-}
-
-/// Load-time settings written into the object's rodata.
-#[derive(Debug, Clone)]
-pub struct LoadSettings {
-    pub sample_rate: u32,
-    /// Connections whose local or remote port is listed are kept (empty = all).
-    pub include_ports: Vec<u16>,
-    /// Connections whose local or remote port is listed are dropped.
-    pub exclude_ports: Vec<u16>,
-    pub rtt: bool,
-    pub retransmits: bool,
-    pub stats: bool,
-    pub rtt_interval_ns: u64,
-    pub stats_interval_ns: u64,
-    pub ring_bytes: u32,
-    pub wakeup_bytes: u64,
-    pub max_connections: u32,
-    pub port_filter_max: u32,
-}
-
-/// The loaded object plus the hook report.
-pub struct ConnProgs {
-    pub ebpf: Ebpf,
-    pub btf: Arc<Btf>,
-    pub hooks: Vec<HookReport>,
 }
 
 /// Mounts tracefs and bpffs when missing (best effort: failures are logged only).
@@ -207,83 +179,6 @@ impl<'a> Admission<'a> {
     }
 }
 
-/// Loads the object with `s` in rodata and attaches every enabled hook.
-pub fn load(s: &LoadSettings) -> Result<ConnProgs, LoadError> {
-    ensure_mounts();
-    raise_memlock();
-    let btf = kernel_btf()?;
-    let adm = Admission::new(&s.include_ports, &s.exclude_ports, s.port_filter_max, s.sample_rate);
-    let (rtt, retx, stats) = (s.rtt as u32, s.retransmits as u32, s.stats as u32);
-    let mut ebpf = adm
-        .loader(&btf)
-        .override_global("cfg_emit_rtt", &rtt, true)
-        .override_global("cfg_emit_retransmits", &retx, true)
-        .override_global("cfg_emit_stats", &stats, true)
-        .override_global("cfg_rtt_interval_ns", &s.rtt_interval_ns, true)
-        .override_global("cfg_stats_interval_ns", &s.stats_interval_ns, true)
-        .override_global("cfg_wakeup_bytes", &s.wakeup_bytes, true)
-        .map_max_entries("tg_events", s.ring_bytes)
-        .map_max_entries("tg_conns", s.max_connections.max(1))
-        .load(CONN_OBJ)
-        .map_err(LoadError::Object)?;
-    adm.fill(&mut ebpf)?;
-
-    let mut hooks = Vec::new();
-    let state =
-        attach_pair(&mut ebpf, &btf, "tg_btf_state", "tg_tp_state", "sock", "inet_sock_set_state");
-    if !state.is_attached() {
-        return Err(LoadError::NoLifecycle(format!("{state:?}")));
-    }
-    hooks.push(HookReport {
-        hook: "sock/inet_sock_set_state",
-        feature: "connection lifecycle",
-        status: state,
-    });
-    let probe = if s.rtt || s.stats {
-        attach_pair(&mut ebpf, &btf, "tg_btf_probe", "tg_tp_probe", "tcp", "tcp_probe")
-    } else {
-        HookStatus::Disabled
-    };
-    hooks.push(HookReport {
-        hook: "tcp/tcp_probe",
-        feature: "rtt and periodic stats",
-        status: probe,
-    });
-    let retx = if s.retransmits {
-        attach_pair(&mut ebpf, &btf, "tg_btf_retx", "tg_tp_retx", "tcp", "tcp_retransmit_skb")
-    } else {
-        HookStatus::Disabled
-    };
-    hooks.push(HookReport { hook: "tcp/tcp_retransmit_skb", feature: "retransmits", status: retx });
-    let rx =
-        attach_pair(&mut ebpf, &btf, "tg_btf_rst_rx", "tg_tp_rst_rx", "tcp", "tcp_receive_reset");
-    hooks.push(HookReport {
-        hook: "tcp/tcp_receive_reset",
-        feature: "reset errors (received)",
-        status: rx,
-    });
-    let tx = attach_pair(&mut ebpf, &btf, "tg_btf_rst_tx", "tg_tp_rst_tx", "tcp", "tcp_send_reset");
-    hooks.push(HookReport {
-        hook: "tcp/tcp_send_reset",
-        feature: "reset errors (sent)",
-        status: tx,
-    });
-    for (prog, name) in [("tg_tp_accept4", "sys_exit_accept4"), ("tg_tp_accept", "sys_exit_accept")]
-    {
-        let status = match attach_classic(&mut ebpf, prog, "syscalls", name) {
-            Ok(()) => HookStatus::ClassicOnly,
-            Err(error) => HookStatus::Failed { error },
-        };
-        let hook = if name == "sys_exit_accept4" {
-            "syscalls/sys_exit_accept4"
-        } else {
-            "syscalls/sys_exit_accept"
-        };
-        hooks.push(HookReport { hook, feature: "accepting process (server side)", status });
-    }
-    Ok(ConnProgs { ebpf, btf, hooks })
-}
-
 /// Writes `ports` (value 1) into the `HASH<u16, u8>` map `name`.
 pub fn fill_ports(ebpf: &mut Ebpf, name: &'static str, ports: &[u16]) -> Result<(), LoadError> {
     let map = ebpf.map_mut(name).ok_or(LoadError::Map { name, source: None })?;
@@ -307,7 +202,9 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-fn attach_pair(
+/// Attaches the tp_btf program `btf_prog` to `name`; if the kernel refuses it (load or
+/// attach), attaches the classic tracepoint program `tp_prog` to `cat/name` instead.
+pub fn attach_pair(
     ebpf: &mut Ebpf,
     btf: &Btf,
     btf_prog: &str,

@@ -1,9 +1,14 @@
-//! The TCP connection capture: loads conn.bpf.o (see [`super::loader`]), reports
-//! connections that already exist ([`super::existing`]), then reads the ring buffer and
-//! sends typed [`ConnEvent`]s into a bounded channel.
+//! The TCP connection capture: loads bpf/obj/conn.bpf.o ([`kernel`]), reports
+//! connections that already exist ([`existing`]), then reads the ring buffer and sends
+//! typed [`ConnEvent`]s into a bounded channel.
 //!
-//! Reading: [`super::ringbuf`] drains on readiness (past `wakeup_bytes`) *and* every
-//! `poll_interval`.
+//! - [`kernel`]: loads the object and attaches each hook (tp_btf, else classic).
+//! - [`abi`]: `#[repr(C)]` mirror of the connection section of bpf/telegen.h.
+//! - [`decode`]: raw records -> [`ConnEvent`]s (time, addresses, role, process).
+//! - [`existing`]: connections open before start (iter/tcp per network namespace).
+//!
+//! Reading: [`crate::capture::bpf::ringbuf`] drains on readiness (past `wakeup_bytes`)
+//! *and* every `poll_interval`.
 //!
 //! Every loss is counted: kernel counters (ring full, map full, filtered, sampled out,
 //! ...) and user-space drops (channel full) are in [`TcpCapture::stats`].
@@ -11,21 +16,27 @@
 //! Lifetime: nothing is pinned; dropping [`TcpCapture`] (or [`TcpCapture::shutdown`])
 //! closes every program, link and map, and so does the process dying.
 
+pub mod abi;
+pub mod decode;
+pub mod existing;
+pub mod kernel;
+
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{debug, warn};
 
-use super::abi::{self, cnt, RawConnEvent};
-use super::channel::{self, EventRx, EventTx};
-use super::loader::{self, HookReport, HookStatus, LoadError, LoadSettings};
-use super::process::{proc_comm, socket_owners, ProcessCache};
-use super::programs::{self, take_map, Running};
-use super::ringbuf::{self, Drain, Ring, RingReader};
-use crate::model::{ConnError, ConnEvent, ConnEventKind, ConnRole, ProcessInfo};
+use self::abi::{cnt, RawConnEvent};
+use self::decode::ConnDecoder;
+use self::kernel::TcpKernelSettings;
+use crate::capture::bpf::channel::{self, EventRx, EventTx};
+use crate::capture::bpf::loader::{self, HookReport, HookStatus, LoadError};
+use crate::capture::bpf::programs::{self, take_map, Running};
+use crate::capture::bpf::ringbuf::{self, Drain, Ring, RingReader};
+use crate::capture::process::socket_owners;
+use crate::model::ConnEvent;
 
 /// What to capture and every bound, with defaults.
 #[derive(Debug, Clone)]
@@ -87,7 +98,7 @@ impl Default for TcpCaptureOptions {
 
 /// Errors of [`TcpCapture::start`].
 #[derive(Debug, thiserror::Error)]
-pub enum CaptureError {
+pub enum TcpCaptureError {
     #[error("loading the TCP programs failed")]
     Load(#[from] LoadError),
     #[error("too many ports in {which}: {n} > {max}")]
@@ -100,7 +111,7 @@ pub enum CaptureError {
 
 /// Loss and volume counters, kernel and user space (totals since start).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct CaptureStats {
+pub struct TcpCaptureStats {
     /// Events the kernel submitted to the ring buffer.
     pub kernel_events: u64,
     /// Events lost because the ring buffer was full.
@@ -148,15 +159,15 @@ impl TcpCapture {
     /// Loads and attaches the kernel programs and starts the reader task.
     pub fn start(
         opts: TcpCaptureOptions,
-    ) -> Result<(TcpCapture, EventRx<ConnEvent>), CaptureError> {
-        let rt = tokio::runtime::Handle::try_current().map_err(|_| CaptureError::NoRuntime)?;
+    ) -> Result<(TcpCapture, EventRx<ConnEvent>), TcpCaptureError> {
+        let rt = tokio::runtime::Handle::try_current().map_err(|_| TcpCaptureError::NoRuntime)?;
         let lists =
             [("include_ports", &opts.include_ports[..]), ("exclude_ports", &opts.exclude_ports)];
         if let Some((which, n)) = loader::too_many_ports(&lists, opts.port_filter_max) {
-            return Err(CaptureError::TooManyPorts { which, n, max: opts.port_filter_max });
+            return Err(TcpCaptureError::TooManyPorts { which, n, max: opts.port_filter_max });
         }
         let ring_bytes = loader::ring_size(opts.ring_buffer_size);
-        let settings = LoadSettings {
+        let settings = TcpKernelSettings {
             sample_rate: opts.sample_rate.max(1),
             include_ports: opts.include_ports.clone(),
             exclude_ports: opts.exclude_ports.clone(),
@@ -170,12 +181,12 @@ impl TcpCapture {
             max_connections: opts.max_connections,
             port_filter_max: opts.port_filter_max,
         };
-        let mut progs = loader::load(&settings)?;
+        let mut progs = kernel::load(&settings)?;
         let mut hooks = progs.hooks.clone();
 
         let mut existing = Vec::new();
         if opts.existing {
-            match super::existing::enumerate(&mut progs.ebpf, &progs.btf) {
+            match existing::enumerate(&mut progs.ebpf, &progs.btf) {
                 Ok((recs, failed)) => {
                     for (ino, e) in &failed {
                         warn!(netns = ino, error = %e, "could not list the connections of a namespace");
@@ -213,20 +224,17 @@ impl TcpCapture {
 
         let ring = programs::take_raw_map(&mut progs.ebpf, "tg_events")?;
         let counters = take_map(&mut progs.ebpf, "tg_counters")?;
-        let ring = ringbuf::register(&rt, ring).map_err(CaptureError::Ring)?;
+        let ring = ringbuf::register(&rt, ring).map_err(TcpCaptureError::Ring)?;
 
         let (tx, rx) = channel::channel(opts.channel_capacity);
         let user = Arc::new(UserCounters::default());
-        let reader = Reader {
-            batch: Vec::new(),
-            offset: crate::util::mono_to_unix_offset_ns(),
-            cache: ProcessCache::new(opts.process_cache_size),
-            owners: Default::default(),
-            owners_cap: opts.max_connections as usize,
-            sample_rate: opts.sample_rate.max(1),
-            user: user.clone(),
-            tx,
-        };
+        let decoder = ConnDecoder::new(
+            crate::util::mono_to_unix_offset_ns(),
+            opts.process_cache_size,
+            opts.max_connections as usize,
+            opts.sample_rate.max(1),
+        );
+        let reader = Reader { batch: Vec::new(), decoder, user: user.clone(), tx };
         let task = rt.spawn(reader.run(ring, existing, opts.poll_interval));
         programs::log_hooks("tcp", &hooks);
         let running = Running::new("tcp", progs.ebpf, counters, task);
@@ -244,10 +252,10 @@ impl TcpCapture {
     }
 
     /// Kernel and user-space counters.
-    pub fn stats(&self) -> CaptureStats {
+    pub fn stats(&self) -> TcpCaptureStats {
         let k: [u64; cnt::MAX as usize] = self.running.counters();
         let u = &self.user;
-        CaptureStats {
+        TcpCaptureStats {
             kernel_events: k[cnt::EVENTS as usize],
             ringbuf_reserve_failed: k[cnt::RB_RESERVE_FAIL as usize],
             map_full: k[cnt::MAP_FULL as usize],
@@ -272,12 +280,7 @@ impl TcpCapture {
 
 /// The reader task's state.
 struct Reader {
-    offset: i128,
-    cache: ProcessCache,
-    /// Owners found in user space for connections the kernel has no pid for.
-    owners: crate::util::FastMap<u64, Arc<ProcessInfo>>,
-    owners_cap: usize,
-    sample_rate: u32,
+    decoder: ConnDecoder,
     user: Arc<UserCounters>,
     tx: EventTx<ConnEvent>,
     /// Events of the current drain, sent as one batch.
@@ -296,9 +299,9 @@ impl Reader {
         let mut batch = Vec::new();
         for r in recs {
             if let Some(&pid) = owners.get(&r.sock_ino) {
-                self.remember_owner(r.conn_id, pid);
+                self.decoder.remember_owner(r.conn_id, pid);
             }
-            if let Some(ev) = self.decode(&r) {
+            if let Some(ev) = self.decoder.decode(&r) {
                 self.user.existing.fetch_add(1, Ordering::Relaxed);
                 batch.push(ev);
                 if batch.len() == channel::MAX_BATCH
@@ -309,56 +312,6 @@ impl Reader {
             }
         }
         let _ = self.tx.send_all(batch).await;
-    }
-
-    fn remember_owner(&mut self, conn_id: u64, pid: u32) {
-        let comm = proc_comm(pid);
-        if let Some(p) = self.cache.get(pid, comm.as_bytes()) {
-            if self.owners.len() >= self.owners_cap {
-                self.owners.clear();
-            }
-            self.owners.insert(conn_id, p);
-        }
-    }
-
-    fn decode(&mut self, r: &RawConnEvent) -> Option<ConnEvent> {
-        let kind = match r.kind {
-            abi::ev::OPEN => ConnEventKind::Open,
-            abi::ev::ESTABLISHED => ConnEventKind::Established,
-            abi::ev::EXISTING => ConnEventKind::Existing,
-            abi::ev::RTT | abi::ev::STATS => ConnEventKind::Stats,
-            abi::ev::RETRANSMIT => ConnEventKind::Retransmit,
-            abi::ev::ERROR => ConnEventKind::Error { error: decode_error(r.error)? },
-            abi::ev::CLOSE => ConnEventKind::Close,
-            _ => return None,
-        };
-        let (local, remote) = decode_addrs(r)?;
-        let process = if r.pid != 0 {
-            self.cache.get(r.pid, &r.comm)
-        } else {
-            self.owners.get(&r.conn_id).cloned()
-        };
-        Some(ConnEvent {
-            ts_ns: (r.ts_ns as i128 + self.offset).max(0) as u64,
-            conn_id: r.conn_id,
-            netns: r.netns,
-            role: match r.role {
-                abi::role::CLIENT => ConnRole::Client,
-                abi::role::SERVER => ConnRole::Server,
-                _ => ConnRole::Unknown,
-            },
-            local,
-            remote,
-            process,
-            kind,
-            srtt_us: r.srtt_us,
-            bytes_sent: r.bytes_sent,
-            bytes_received: r.bytes_received,
-            segs_in: r.segs_in as u64,
-            segs_out: r.segs_out as u64,
-            retransmits: r.retransmits as u64,
-            sample_rate: self.sample_rate,
-        })
     }
 }
 
@@ -383,15 +336,15 @@ impl Drain for Reader {
                 // Found late by the kernel: look the owner up (one /proc scan).
                 let owners = socket_owners(&HashSet::from([raw.sock_ino]));
                 if let Some(&pid) = owners.get(&raw.sock_ino) {
-                    self.remember_owner(raw.conn_id, pid);
+                    self.decoder.remember_owner(raw.conn_id, pid);
                 }
             }
-            let Some(ev) = self.decode(&raw) else {
+            let Some(ev) = self.decoder.decode(&raw) else {
                 self.user.decode_errors.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
             if raw.kind == abi::ev::CLOSE {
-                self.owners.remove(&raw.conn_id);
+                self.decoder.forget_owner(raw.conn_id);
             }
             self.batch.push(ev);
             if self.batch.len() == channel::MAX_BATCH {
@@ -407,48 +360,5 @@ impl Drain for Reader {
             return false;
         }
         true
-    }
-}
-
-fn decode_error(e: u8) -> Option<ConnError> {
-    Some(match e {
-        abi::err::REFUSED => ConnError::Refused,
-        abi::err::RESET => ConnError::Reset,
-        abi::err::TIMEOUT => ConnError::Timeout,
-        abi::err::OTHER => ConnError::Other,
-        _ => return None,
-    })
-}
-
-/// Local and remote address; IPv4-mapped IPv6 addresses are reported as IPv4.
-pub fn decode_addrs(r: &RawConnEvent) -> Option<(SocketAddr, SocketAddr)> {
-    let ip = |b: &[u8; 16]| abi::ip_addr(r.family, b);
-    Some((SocketAddr::new(ip(&r.saddr)?, r.sport), SocketAddr::new(ip(&r.daddr)?, r.dport)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::Ipv6Addr;
-
-    #[test]
-    fn addresses_decode_and_mapped_v4_is_canonical() {
-        let mut r = RawConnEvent { family: abi::AF_INET, sport: 1, dport: 2, ..Default::default() };
-        r.saddr[..4].copy_from_slice(&[10, 0, 0, 1]);
-        let (l, rem) = decode_addrs(&r).unwrap();
-        assert_eq!(l, "10.0.0.1:1".parse().unwrap());
-        assert_eq!(rem, "0.0.0.0:2".parse().unwrap());
-        r.family = abi::AF_INET6;
-        r.saddr = Ipv6Addr::from([0, 0, 0, 0, 0, 0xffff, 0x0a00, 2]).octets();
-        assert_eq!(decode_addrs(&r).unwrap().0, "10.0.0.2:1".parse().unwrap());
-        r.family = 99;
-        assert!(decode_addrs(&r).is_none());
-    }
-
-    #[test]
-    fn unknown_error_code_is_rejected() {
-        assert_eq!(decode_error(abi::err::REFUSED), Some(ConnError::Refused));
-        assert_eq!(decode_error(0), None);
-        assert_eq!(decode_error(200), None);
     }
 }

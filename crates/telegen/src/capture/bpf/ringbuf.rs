@@ -8,8 +8,8 @@
 //! instead, and the ring costs its real size once.
 //!
 //! The kernel submits with `BPF_RB_NO_WAKEUP` and wakes the reader only when the ring is
-//! filled past a threshold (a wake-up costs about 12 µs, kernel-facts.md), so the reader
-//! drains on readiness *and* on a timer (`poll`, 10 ms by default). If polling the ring
+//! filled past a threshold (a wake-up costs about 12 µs), so the reader drains on
+//! readiness *and* on a timer (`poll`, 10 ms by default). If polling the ring
 //! fails, the timer alone keeps draining.
 
 use std::io;

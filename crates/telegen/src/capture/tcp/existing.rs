@@ -20,7 +20,7 @@ use aya::{Btf, Ebpf};
 use tracing::debug;
 
 use super::abi::RawConnEvent;
-use super::loader::chain;
+use crate::capture::bpf::loader::chain;
 
 /// Every network namespace: inode -> a path that opens it.
 pub fn namespaces() -> HashMap<u64, PathBuf> {

@@ -8,10 +8,10 @@
 //! - [`abi`]: `#[repr(C)]` mirror of the payload section of bpf/telegen.h.
 //! - [`decode`]: raw records -> oriented stream events with gaps.
 //!
-//! Reading: [`super::ringbuf`] drains on readiness (past `wakeup_bytes`) and on a timer
-//! (`poll_interval`, 10 ms by default).
+//! Reading: [`crate::capture::bpf::ringbuf`] drains on readiness (past `wakeup_bytes`)
+//! and on a timer (`poll_interval`, 10 ms by default).
 //!
-//! Every loss is counted: kernel counters (ring full, args map full, scratch busy,
+//! Every loss is counted: kernel counters (ring full, state map full, scratch busy,
 //! classification misses, ...) and user-space drops (channel full, decode errors) are in
 //! [`PayloadCapture::stats`].
 //!
@@ -31,11 +31,11 @@ use tracing::debug;
 
 use self::abi::{cnt, RawPayloadEvent};
 use self::decode::{DecodeCounters, Decoder, DecoderConfig};
-use self::kernel::KernelSettings;
-use super::channel::{self, EventRx, EventTx};
-use super::loader::{self, HookReport, LoadError};
-use super::programs::{self, take_map, Running};
-use super::ringbuf::{self, Drain, Ring, RingReader};
+use self::kernel::PayloadKernelSettings;
+use crate::capture::bpf::channel::{self, EventRx, EventTx};
+use crate::capture::bpf::loader::{self, HookReport, LoadError};
+use crate::capture::bpf::programs::{self, take_map, Running};
+use crate::capture::bpf::ringbuf::{self, Drain, Ring, RingReader};
 use crate::model::StreamEvent;
 
 /// What to capture and every bound, with defaults.
@@ -224,7 +224,7 @@ impl PayloadCapture {
         let ring_bytes = loader::ring_size(opts.ring_buffer_size);
         let protocols =
             (opts.http1 as u32 * abi::classify::HTTP1) | (opts.http2 as u32 * abi::classify::HTTP2);
-        let settings = KernelSettings {
+        let settings = PayloadKernelSettings {
             max_payload: opts.max_payload_bytes,
             classify_bytes: opts.classify_bytes,
             protocols,
