@@ -8,7 +8,7 @@ pub struct ProcessInfo {
     pub pid: u32,
     /// The kernel's 16-byte task name.
     pub comm: String,
-    /// /proc/<pid>/exe when it could be read.
+    /// `/proc/<pid>/exe` when it could be read.
     pub exe: Option<String>,
 }
 
