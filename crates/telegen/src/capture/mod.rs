@@ -15,6 +15,8 @@
 //! - [`payload`]: [`payload::PayloadCapture`], socket payload capture (public API).
 
 pub mod abi;
+#[cfg(test)]
+mod abi_check;
 pub mod channel;
 pub mod event;
 pub mod existing;
