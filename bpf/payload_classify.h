@@ -19,7 +19,13 @@ static __always_inline int has_prefix(const __u8 *b, __u32 n, const char *s, __u
 	return 1;
 }
 
-/* 1 = request, 2 = response, 0 = no HTTP/1 message start. */
+/*
+ * 1 = request, 2 = response, 0 = no HTTP/1 message start. The request methods are
+ * exactly telegen_proto::http1::METHODS (the parser's list; a test in telegen-proto
+ * compares the two), so live capture and replay accept the same requests. One switch on
+ * the first byte: each method costs only the comparisons of its own letter, in the order
+ * below (the common methods first).
+ */
 static __always_inline int classify_http1(const __u8 *b, __u32 n)
 {
 	if (has_prefix(b, n, "HTTP/1.", 7))
@@ -29,7 +35,8 @@ static __always_inline int classify_http1(const __u8 *b, __u32 n)
 		return has_prefix(b, n, "GET ", 4);
 	case 'P':
 		return has_prefix(b, n, "POST ", 5) || has_prefix(b, n, "PUT ", 4) ||
-		       has_prefix(b, n, "PATCH ", 6);
+		       has_prefix(b, n, "PATCH ", 6) || has_prefix(b, n, "PROPFIND ", 9) ||
+		       has_prefix(b, n, "PROPPATCH ", 10) || has_prefix(b, n, "PURGE ", 6);
 	case 'H':
 		return has_prefix(b, n, "HEAD ", 5);
 	case 'D':
@@ -37,9 +44,19 @@ static __always_inline int classify_http1(const __u8 *b, __u32 n)
 	case 'O':
 		return has_prefix(b, n, "OPTIONS ", 8);
 	case 'C':
-		return has_prefix(b, n, "CONNECT ", 8);
+		return has_prefix(b, n, "CONNECT ", 8) || has_prefix(b, n, "COPY ", 5);
 	case 'T':
 		return has_prefix(b, n, "TRACE ", 6);
+	case 'M':
+		return has_prefix(b, n, "MKCOL ", 6) || has_prefix(b, n, "MOVE ", 5);
+	case 'L':
+		return has_prefix(b, n, "LOCK ", 5);
+	case 'U':
+		return has_prefix(b, n, "UNLOCK ", 7);
+	case 'R':
+		return has_prefix(b, n, "REPORT ", 7);
+	case 'S':
+		return has_prefix(b, n, "SEARCH ", 7);
 	}
 	return 0;
 }

@@ -4,11 +4,10 @@
 use serde::Serialize;
 use std::borrow::Cow;
 
-/// `method` as a static string when it is one of the registered methods, else owned.
+/// `method` as a static string when it is one of [`crate::http1::METHODS`] or "PRI" (the
+/// pseudo-method of the HTTP/2 connection preface), else owned.
 pub fn method_name(method: &str) -> Cow<'static, str> {
-    const KNOWN: [&str; 10] =
-        ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PRI"];
-    match KNOWN.iter().find(|k| **k == method) {
+    match crate::http1::METHODS.iter().chain(&["PRI"]).find(|k| **k == method) {
         Some(k) => Cow::Borrowed(k),
         None => Cow::Owned(method.to_owned()),
     }

@@ -849,3 +849,74 @@ async fn websocket_upgrade_stays_http1_and_h2c_upgrade_switches() {
         "the h2c 101 did not switch both sockets ({after_ws} -> {after_h2c})"
     );
 }
+
+/// A WebDAV request from a real client (curl) is classified live like any other HTTP/1
+/// method: the kernel classifier accepts the parser's method list, so the captured bytes
+/// parse into a PROPFIND record (as `telegen replay` would make of the same traffic).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdav_propfind_from_curl_is_captured_and_parsed() {
+    use std::io::{Read, Write};
+    use telegen_proto::record::Record;
+    use telegen_proto::session::ConnParser;
+
+    let (_cap, mut rx) = start(opts());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "client closed before its request ended");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let body = "<?xml version=\"1.0\"?><d:multistatus xmlns:d=\"DAV:\"/>";
+        let resp = format!(
+            "HTTP/1.1 207 Multi-Status\r\nContent-Type: application/xml\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(resp.as_bytes()).unwrap();
+    });
+    let url = format!("http://{server_addr}/dav/");
+    let st = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-X", "PROPFIND", "-H", "Depth: 1", &url])
+            .status()
+            .expect("curl (apt-get install curl)")
+    })
+    .await
+    .unwrap();
+    assert!(st.success(), "curl PROPFIND failed: {st}");
+    server.join().unwrap();
+    let evs = collect_server(&mut rx, server_addr, |evs| {
+        has_close(evs, Observer::Client) && has_close(evs, Observer::Server)
+    })
+    .await;
+    for obs in [Observer::Client, Observer::Server] {
+        let limits = telegen_proto::Limits::default();
+        let mut parser = ConnParser::new(Transport::Tcp, server_addr.port(), &limits);
+        let mut records = Vec::new();
+        for e in evs.iter().filter(|e| e.observer == obs) {
+            match &e.payload {
+                Payload::Data(d) => parser.on_data(e.dir, e.ts_ns, d, &mut records),
+                Payload::Gap(n) => parser.on_gap(e.dir, e.ts_ns, *n, &mut records),
+                Payload::Close => parser.on_close(e.ts_ns, &mut records),
+            }
+        }
+        let found = records.iter().any(|r| {
+            matches!(r, Record::Http(h) if h.method == "PROPFIND" && h.target == "/dav/"
+                && h.status == Some(207))
+        });
+        let seen: Vec<String> = evs
+            .iter()
+            .filter(|e| e.observer == obs)
+            .map(|e| match &e.payload {
+                Payload::Data(d) => format!("{:?} {:?}", e.dir, String::from_utf8_lossy(d)),
+                other => format!("{:?} {other:?}", e.dir),
+            })
+            .collect();
+        assert!(found, "{obs:?}: no PROPFIND /dav/ -> 207 record in {records:#?}\n{seen:#?}");
+    }
+}

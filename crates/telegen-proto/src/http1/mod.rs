@@ -9,9 +9,11 @@
 
 pub mod lenient;
 pub mod matcher;
+pub mod methods;
 pub mod parser;
 pub mod stream;
 
+pub use methods::METHODS;
 pub use parser::Upgrade;
 
 use matcher::{Matcher, Role};

@@ -202,28 +202,8 @@ pub fn has_head_end(buf: &[u8]) -> bool {
     buf.windows(2).any(|w| w == b"\n\n") || buf.windows(3).any(|w| w == b"\n\r\n")
 }
 
-/// Request methods accepted as a message start (RFC 9110 plus WebDAV and PATCH).
-pub(crate) const METHODS: &[&[u8]] = &[
-    b"GET",
-    b"POST",
-    b"PUT",
-    b"DELETE",
-    b"HEAD",
-    b"OPTIONS",
-    b"PATCH",
-    b"CONNECT",
-    b"TRACE",
-    b"PROPFIND",
-    b"PROPPATCH",
-    b"MKCOL",
-    b"COPY",
-    b"MOVE",
-    b"LOCK",
-    b"UNLOCK",
-    b"REPORT",
-    b"SEARCH",
-    b"PURGE",
-];
+/// Request methods accepted as a message start: [`super::methods::METHODS`].
+pub(crate) const METHODS: &[&[u8]] = &super::methods::METHOD_BYTES;
 
 /// How well `buf` (starting at a candidate message start) matches a start line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,6 +17,8 @@
 //!   executable, socket inode -> pid).
 //! - [`probe`]: the kernel capability probe of `telegen check` (bpf/probe.bpf.c).
 
+#[cfg(test)]
+mod abi_check;
 pub mod bpf;
 pub mod payload;
 pub mod probe;
