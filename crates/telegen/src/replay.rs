@@ -11,7 +11,7 @@ use crate::signals::l7::{L7Metrics, L7Options, L7Signals};
 use crate::signals::metrics::MetricsBuilder;
 use crate::model::Signal;
 use crate::model::StreamEvent;
-use crate::stream::{PcapReplaySource, ReplayConfig, ReplayStats};
+use crate::pcap::{PcapReplaySource, ReplayConfig, ReplayStats};
 use anyhow::{Context, Result};
 use prometheus_client::registry::Registry;
 use serde::Serialize;

@@ -5,10 +5,10 @@
 
 use etherparse::PacketBuilder;
 use std::time::{Duration, Instant};
-use telegen::stream::fuzzing;
-use telegen::stream::pcapwrite::{PcapNgWriter, PcapWriter};
+use telegen::pcap::fuzzing;
+use telegen::pcap::writer::{PcapNgWriter, PcapWriter};
 use telegen::model::Payload;
-use telegen::stream::PcapReplaySource;
+use telegen::pcap::PcapReplaySource;
 
 const T0: u64 = 1_700_000_000_000_000_000;
 
