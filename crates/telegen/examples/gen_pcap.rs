@@ -11,7 +11,7 @@
 
 use etherparse::PacketBuilder;
 use std::io::{BufWriter, Write};
-use telegen::stream::pcapwrite::PcapWriter;
+use telegen::pcap::writer::PcapWriter;
 
 const MSS: usize = 1448;
 

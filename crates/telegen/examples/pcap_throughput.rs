@@ -1,4 +1,5 @@
-//! Measures the offline stream source alone (pcap reader + link/IP + TCP/UDP reassembly):
+//! Measures the pcap replay source alone (pcap reader + packet stack: link/IP + TCP/UDP
+//! reassembly):
 //! replays a capture, drops the events, prints MB/s and the replay stats.
 //!
 //! ```text
@@ -7,7 +8,7 @@
 
 use std::time::Instant;
 use telegen::model::Payload;
-use telegen::stream::{PcapReplaySource, ReplayConfig};
+use telegen::pcap::{PcapReplaySource, ReplayConfig};
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: pcap_throughput FILE");

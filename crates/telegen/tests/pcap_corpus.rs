@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use telegen::stream::{PcapReplaySource, ReplayConfig};
+use telegen::pcap::{PcapReplaySource, ReplayConfig};
 
 /// Captures whose MANIFEST count is tcpdump's line count, not its packet count: tcpdump
 /// prints the inner packet of a VXLAN/Geneve tunnel on a second line. The real counts

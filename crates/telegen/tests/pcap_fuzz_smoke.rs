@@ -6,9 +6,9 @@
 use etherparse::PacketBuilder;
 use std::time::{Duration, Instant};
 use telegen::model::Payload;
-use telegen::stream::fuzzing;
-use telegen::stream::pcapwrite::{PcapNgWriter, PcapWriter};
-use telegen::stream::PcapReplaySource;
+use telegen::pcap::fuzzing;
+use telegen::pcap::writer::{PcapNgWriter, PcapWriter};
+use telegen::pcap::PcapReplaySource;
 
 const T0: u64 = 1_700_000_000_000_000_000;
 

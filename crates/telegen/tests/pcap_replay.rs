@@ -7,8 +7,8 @@ use etherparse::PacketBuilder;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use telegen::model::{Direction, Payload, StreamEvent, Transport};
-use telegen::stream::pcapwrite::{PcapNgWriter, PcapWriter};
-use telegen::stream::{PcapReplaySource, ReplayConfig, ReplayStats, StreamError};
+use telegen::pcap::writer::{PcapNgWriter, PcapWriter};
+use telegen::pcap::{PcapError as StreamError, PcapReplaySource, ReplayConfig, ReplayStats};
 
 const C2S: Direction = Direction::ClientToServer;
 const S2C: Direction = Direction::ServerToClient;

@@ -1,7 +1,7 @@
 //! Replays arbitrary bytes as a pcap/pcapng file and checks the stream contract
-//! (see `telegen::stream::fuzzing::pcap`).
+//! (see `telegen::pcap::fuzzing::pcap`).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    telegen::stream::fuzzing::pcap(data);
+    telegen::pcap::fuzzing::pcap(data);
 });

@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
 
-use crate::capture::tcp::abi as conn;
 use crate::capture::payload::abi as pl;
+use crate::capture::tcp::abi as conn;
 
 /// Header constants with no Rust mirror, on purpose: only the kernel programs use them.
 const KERNEL_ONLY: &[&str] = &[

@@ -6,8 +6,8 @@
 use super::{Pipeline, Stages, MAX_SERIES};
 use crate::config::Effective;
 use crate::model::{Payload, Signal, StreamEvent};
+use crate::pcap::{PcapReplaySource, ReplayConfig, ReplayStats};
 use crate::signals::metrics::MetricsBuilder;
-use crate::stream::{PcapReplaySource, ReplayConfig, ReplayStats};
 use crate::telemetry::SelfTelemetry;
 use anyhow::{Context, Result};
 use prometheus_client::registry::Registry;

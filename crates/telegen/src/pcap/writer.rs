@@ -1,4 +1,4 @@
-//! pcapwrite: minimal pcap and pcapng writers, for tests, fuzz seeds and the benchmark
+//! writer: minimal pcap and pcapng writers, for tests, fuzz seeds and the benchmark
 //! capture generator. Both byte orders; pcap with micro- or nanosecond timestamps; pcapng
 //! with several interfaces, each with its own link type and `if_tsresol`.
 

@@ -1,7 +1,9 @@
 //! fuzzing: bodies of the fuzz targets in `crates/telegen/fuzz`, kept in the library so
-//! a stable test (`tests/pcap_fuzz_smoke.rs`) runs them too.
+//! a stable test (`tests/pcap_fuzz_smoke.rs`) runs them too. Compiled only with the
+//! `fuzzing` feature (the fuzz crate and this crate's tests turn it on), so release
+//! builds of the agent do not carry it.
 //!
-//! Besides "never panic", [`pcap`] checks the stream contract on whatever the input
+//! Besides "never panic", [`pcap`] checks the event contract on whatever the input
 //! produces: no event of a connection after its `Close`, exactly one `Close` per
 //! connection, every connection closed at the end, and gap lengths above zero.
 

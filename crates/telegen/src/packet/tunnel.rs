@@ -95,7 +95,7 @@ pub fn decapsulate(kind: Kind, payload: &[u8]) -> Result<LinkOutcome<'_>, Tunnel
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::link::L3;
+    use crate::packet::link::L3;
 
     const V4: [u8; 2] = [0x45, 0];
 

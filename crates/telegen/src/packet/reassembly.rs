@@ -1,5 +1,5 @@
-//! reassembly: one direction of a TCP stream (RFC 9293 sequence space) turned into
-//! in-order bytes and gaps.
+//! reassembly: one direction of a TCP connection's byte stream (RFC 9293 sequence
+//! space) turned into in-order bytes and gaps.
 //!
 //! - The stream starts at the SYN's sequence + 1, or, when the start was not captured, at
 //!   the first data segment seen.

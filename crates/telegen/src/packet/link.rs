@@ -1,6 +1,6 @@
 //! link: strips the link-layer header of a captured frame down to the IP packet.
 //!
-//! Link types (numbers from <https://www.tcpdump.org/linktypes.html>):
+//! Link types (LINKTYPE_* numbers, as pcap files and libpcap name them):
 //! - 1 Ethernet (802.1Q / 802.1ad / QinQ tags, 802.3 + LLC/SNAP, PPPoE session, MPLS)
 //! - 113 Linux cooked capture (SLL) and 276 SLL2
 //! - 0 NULL (BSD loopback; the 4-byte family is in the capturing host's byte order, so

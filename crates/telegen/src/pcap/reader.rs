@@ -1,21 +1,49 @@
-//! pcap: streaming reader for capture files, on top of `pcap-parser`.
+//! reader: streaming reader for capture files, on top of `pcap-parser`.
 //!
 //! Formats: legacy pcap (both byte orders, micro- and nanosecond timestamps, the
 //! "modified" Kuznetsov format that pcap-parser reads) and pcapng (both byte orders,
 //! several sections, several interfaces each with its own link type, timestamp
-//! resolution and offset). Specs: <https://wiki.wireshark.org/Development/LibpcapFileFormat>,
-//! <https://www.ietf.org/archive/id/draft-ietf-opsawg-pcapng-02.html>.
+//! resolution and offset), as the libpcap file format and the pcapng draft
+//! (draft-ietf-opsawg-pcapng) describe them.
 //!
 //! Memory is constant: a fixed read buffer (default 256 KiB) that only grows, up to a
 //! bound, when one block is bigger than the buffer. The whole file is never held.
 //! Packets whose pcapng interface is unknown (no IDB) are counted and skipped.
 
-use super::source::StreamError;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError as ParseError, PcapNGReader};
 use std::io::{self, Cursor, Read};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+/// Why a capture could not be read. Only the container fails a replay: packet-level
+/// problems are counted, never errors.
+#[derive(Debug, thiserror::Error)]
+pub enum PcapError {
+    #[error("cannot open capture file {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("read error at byte {offset} of the capture: {source}")]
+    Read {
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the capture file is empty")]
+    Empty,
+    #[error("not a pcap or pcapng file (first four bytes {magic:#010x})")]
+    UnknownFormat { magic: u32 },
+    #[error("malformed {format} file header: {reason}")]
+    BadHeader { format: &'static str, reason: String },
+    #[error("corrupt {format} block at byte {offset}: {reason}")]
+    Corrupt { format: &'static str, offset: u64, reason: String },
+    #[error("capture block at byte {offset} is larger than the {limit}-byte limit")]
+    BlockTooLarge { offset: u64, limit: usize },
+}
 
 /// Bytes read up front to recognise the format (and to hold the pcapng section header).
 const PREFIX_LEN: usize = 64 * 1024;
@@ -108,7 +136,7 @@ pub struct PacketReader<R: Read> {
     done: bool,
 }
 
-fn fill_prefix<R: Read>(r: &mut R) -> Result<Vec<u8>, StreamError> {
+fn fill_prefix<R: Read>(r: &mut R) -> Result<Vec<u8>, PcapError> {
     let mut buf = vec![0u8; PREFIX_LEN];
     let mut n = 0;
     while n < buf.len() {
@@ -116,36 +144,36 @@ fn fill_prefix<R: Read>(r: &mut R) -> Result<Vec<u8>, StreamError> {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(source) => return Err(StreamError::Read { offset: n as u64, source }),
+            Err(source) => return Err(PcapError::Read { offset: n as u64, source }),
         }
     }
     buf.truncate(n);
     Ok(buf)
 }
 
-fn header_error(format: &'static str, e: PcapError<&[u8]>) -> StreamError {
+fn header_error(format: &'static str, e: ParseError<&[u8]>) -> PcapError {
     let reason = match e {
-        PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => {
+        ParseError::Incomplete(_) | ParseError::UnexpectedEof | ParseError::Eof => {
             "file header is truncated".to_string()
         }
-        PcapError::NomError(_, k) | PcapError::OwnedNomError(_, k) => {
+        ParseError::NomError(_, k) | ParseError::OwnedNomError(_, k) => {
             format!("invalid header ({k:?})")
         }
         other => other.to_string(),
     };
-    StreamError::BadHeader { format, reason }
+    PcapError::BadHeader { format, reason }
 }
 
 impl<R: Read> PacketReader<R> {
     /// Recognises the format from the first bytes and reads the file header.
     /// `capacity` is the initial read buffer, `max_block` the largest block accepted.
-    pub fn new(mut reader: R, capacity: usize, max_block: usize) -> Result<Self, StreamError> {
+    pub fn new(mut reader: R, capacity: usize, max_block: usize) -> Result<Self, PcapError> {
         let prefix = fill_prefix(&mut reader)?;
         if prefix.is_empty() {
-            return Err(StreamError::Empty);
+            return Err(PcapError::Empty);
         }
         if prefix.len() < 4 {
-            return Err(StreamError::BadHeader {
+            return Err(PcapError::BadHeader {
                 format: "capture",
                 reason: format!("only {} bytes", prefix.len()),
             });
@@ -167,7 +195,7 @@ impl<R: Read> PacketReader<R> {
                     LegacyPcapReader::new(capacity, input).map_err(|e| header_error("pcap", e))?;
                 (Inner::Legacy(r), CaptureFormat::Pcap)
             }
-            _ => return Err(StreamError::UnknownFormat { magic }),
+            _ => return Err(PcapError::UnknownFormat { magic }),
         };
         Ok(PacketReader {
             inner,
@@ -206,7 +234,7 @@ impl<R: Read> PacketReader<R> {
     pub fn next_packet<T>(
         &mut self,
         f: impl FnOnce(RawPacket<'_>) -> T,
-    ) -> Result<Option<T>, StreamError> {
+    ) -> Result<Option<T>, PcapError> {
         if self.done {
             return Ok(None);
         }
@@ -257,13 +285,13 @@ impl<R: Read> PacketReader<R> {
                     };
                     (used, Ok(out))
                 }
-                Err(PcapError::Eof) => (0, Err(None)),
-                Err(PcapError::UnexpectedEof) => {
+                Err(ParseError::Eof) => (0, Err(None)),
+                Err(ParseError::UnexpectedEof) => {
                     self.counters.truncated_file = true;
                     tracing::warn!(offset, "capture file ends in the middle of a block");
                     (0, Err(None))
                 }
-                Err(PcapError::Incomplete(_)) => {
+                Err(ParseError::Incomplete(_)) => {
                     let before = it.data().len();
                     let refill = it.refill().is_ok();
                     if !refill {
@@ -273,7 +301,7 @@ impl<R: Read> PacketReader<R> {
                         if stalled > 2 && !grow(it, &mut self.capacity, self.max_block) {
                             (
                                 0,
-                                Err(Some(StreamError::BlockTooLarge {
+                                Err(Some(PcapError::BlockTooLarge {
                                     offset,
                                     limit: self.max_block,
                                 })),
@@ -285,7 +313,7 @@ impl<R: Read> PacketReader<R> {
                         continue;
                     }
                 }
-                Err(PcapError::BufferTooSmall) => {
+                Err(ParseError::BufferTooSmall) => {
                     if grow(it, &mut self.capacity, self.max_block) {
                         if it.refill().is_err() {
                             (0, Err(Some(io_error(&self.last_io, offset))))
@@ -293,18 +321,18 @@ impl<R: Read> PacketReader<R> {
                             continue;
                         }
                     } else {
-                        (0, Err(Some(StreamError::BlockTooLarge { offset, limit: self.max_block })))
+                        (0, Err(Some(PcapError::BlockTooLarge { offset, limit: self.max_block })))
                     }
                 }
-                Err(PcapError::ReadError) => (0, Err(Some(io_error(&self.last_io, offset)))),
+                Err(ParseError::ReadError) => (0, Err(Some(io_error(&self.last_io, offset)))),
                 Err(e) => {
                     let reason = match e {
-                        PcapError::NomError(_, k) | PcapError::OwnedNomError(_, k) => {
+                        ParseError::NomError(_, k) | ParseError::OwnedNomError(_, k) => {
                             format!("invalid block ({k:?})")
                         }
                         other => other.to_string(),
                     };
-                    (0, Err(Some(StreamError::Corrupt { format: fmt, offset, reason })))
+                    (0, Err(Some(PcapError::Corrupt { format: fmt, offset, reason })))
                 }
             };
             match result {
@@ -329,14 +357,14 @@ impl<R: Read> PacketReader<R> {
     }
 }
 
-fn io_error(last_io: &Mutex<Option<io::Error>>, offset: u64) -> StreamError {
+fn io_error(last_io: &Mutex<Option<io::Error>>, offset: u64) -> PcapError {
     {
         let source = last_io
             .lock()
             .ok()
             .and_then(|mut g| g.take())
             .unwrap_or_else(|| io::Error::other("read failed"));
-        StreamError::Read { offset, source }
+        PcapError::Read { offset, source }
     }
 }
 
@@ -429,12 +457,12 @@ mod tests {
     fn rejects_unknown_and_empty() {
         assert!(matches!(
             PacketReader::new(&b"hello world"[..], 0, 0),
-            Err(StreamError::UnknownFormat { .. })
+            Err(PcapError::UnknownFormat { .. })
         ));
-        assert!(matches!(PacketReader::new(&b""[..], 0, 0), Err(StreamError::Empty)));
+        assert!(matches!(PacketReader::new(&b""[..], 0, 0), Err(PcapError::Empty)));
         assert!(matches!(
             PacketReader::new(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0][..], 0, 0),
-            Err(StreamError::BadHeader { .. })
+            Err(PcapError::BadHeader { .. })
         ));
     }
 }

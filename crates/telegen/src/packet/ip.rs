@@ -2,9 +2,9 @@
 //! TCP (RFC 9293) / UDP (RFC 768) headers on top.
 //!
 //! The IP total length trims link-layer padding; when the capture holds fewer bytes than
-//! the header claims (snaplen), the missing tail is reported as `missing` so the stream
-//! layer can emit a gap instead of silently shortening the stream. IPv6 extension headers
-//! are walked (bounded); a Fragment header hands the rest to [`super::defrag`].
+//! the header claims (snaplen), the missing tail is reported as `missing` so the flow
+//! table can emit a gap instead of silently shortening the byte stream. IPv6 extension
+//! headers are walked (bounded); a Fragment header hands the rest to [`super::defrag`].
 
 use etherparse::TcpHeaderSlice;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -175,7 +175,7 @@ pub fn walk_v6_exts(mut next: u8, d: &[u8]) -> Result<(u8, usize, Option<FragInf
     Err(IpError::Malformed)
 }
 
-/// TCP flags used by the stream layer.
+/// TCP flags used by the flow table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TcpFlags {
     pub syn: bool,
