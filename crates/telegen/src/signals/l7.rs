@@ -22,7 +22,7 @@ use telegen_proto::{Limits, Transport};
 const RECORD_KINDS: [&str; 2] = ["http", "dns"];
 
 /// Protocol label values of parser counters.
-const PROTOCOLS: [&str; 4] = ["http1", "http2", "dns", "unknown"];
+const PROTOCOLS: [&str; Protocol::COUNT + 1] = Protocol::LABELS;
 
 /// Addresses remembered with the names DNS gave them.
 pub const DNS_NAMES_MAX_IPS: usize = 16384;
@@ -147,7 +147,7 @@ pub struct L7Signals {
     /// Totals of parser counters, for the summary (published ones; see `expire`).
     pub stats: ParseStats,
     /// Parser counters not yet published, by [`PROTOCOLS`] index.
-    unpublished: [ParseStats; 4],
+    unpublished: [ParseStats; PROTOCOLS.len()],
     /// Records mapped, by [`RECORD_KINDS`] index.
     record_counts: [u64; 2],
 }
@@ -273,12 +273,7 @@ impl L7Signals {
     fn drain(&mut self, id: u64, emit: &mut dyn FnMut(Signal)) {
         let Some(c) = self.conns.get_mut(&id) else { return };
         let st = c.parser.take_stats();
-        let proto = match c.parser.protocol() {
-            Protocol::Http1 => 0,
-            Protocol::Http2 => 1,
-            Protocol::Dns => 2,
-            Protocol::Unknown | Protocol::Unrecognised => 3,
-        };
+        let proto = c.parser.protocol().label_index();
         let (key, observer, process) = (c.key, c.observer, c.process.clone());
         if st != ParseStats::default() {
             // Summed here, published to the telemetry counters once per `expire`.
@@ -323,22 +318,9 @@ impl L7Signals {
     }
 
     fn account(&mut self, st: &ParseStats, proto: &'static str) {
-        let t = &self.telemetry;
-        t.parse_error(proto, "malformed", st.errors_malformed);
-        t.parse_error(proto, "buffer_full", st.errors_buffer_full);
-        t.parse_error(proto, "resync_bytes_skipped", st.resync_bytes_skipped);
-        t.parse_error(proto, "gap", st.gaps);
-        t.parse_error(proto, "request_expired", st.requests_expired);
-        t.parse_error(proto, "pending_overflow", st.pending_overflow);
-        t.parse_error(proto, "unmatched_response", st.unmatched_responses);
-        t.parse_error(proto, "headers_dropped", st.headers_dropped);
-        t.parse_error(proto, "gap_desync", st.gaps_desync);
-        t.parse_error(proto, "closed_incomplete", st.closed_incomplete);
-        t.parse_error(proto, "unrecognised_connection", st.unrecognised);
-        t.parse_error(proto, "bytes_unparsed", st.bytes_unparsed);
-        t.parse_error(proto, "hpack_reset", st.hpack_resets);
-        t.parse_error(proto, "hpack_field_unknown", st.hpack_fields_unknown);
-        t.parse_error(proto, "extra_questions", st.dns_extra_questions);
+        for (reason, n) in st.reasons() {
+            self.telemetry.parse_error(proto, reason, n);
+        }
         self.stats.add(st);
     }
 
@@ -634,14 +616,14 @@ fn put_conn(a: &mut Attributes, key: &ConnKey, p: Option<&crate::capture::Proces
 impl L7Options {
     /// The L7 settings of an effective configuration.
     pub fn from_effective(eff: &crate::config::Effective) -> Self {
-        let limits = Limits {
-            max_headers: eff.http.max_headers,
-            max_body_capture: eff.http.max_body_capture,
-            capture_headers: eff.http.capture_headers.clone(),
-            dns_timeout_ns: eff.dns.timeout.as_nanos() as u64,
-            dns_ports: eff.dns.ports.clone(),
-            ..Limits::default()
-        };
+        let mut limits = Limits::default();
+        limits.http1.max_headers = eff.http.max_headers;
+        limits.http1.max_body_capture = eff.http.max_body_capture;
+        limits.http1.capture_headers = eff.http.capture_headers.clone();
+        limits.http2.max_headers = eff.http.max_headers;
+        limits.http2.capture_headers = eff.http.capture_headers.clone();
+        limits.dns.timeout_ns = eff.dns.timeout.as_nanos() as u64;
+        limits.dns.ports = eff.dns.ports.clone();
         L7Options {
             limits,
             http_enabled: eff.http.enabled,
