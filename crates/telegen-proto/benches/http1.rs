@@ -66,15 +66,14 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, clock: &str) {
             pipelined.push((dir, c.to_vec()));
         }
     }
-    let limits_deep = Limits { max_pending: EXCHANGES, ..Limits::default() };
+    let mut limits_deep = Limits::default();
+    limits_deep.http1.max_pending = EXCHANGES;
     g.bench_function(BenchmarkId::new("pipelined_64k_chunks", EXCHANGES), |b| {
         b.iter(|| assert_eq!(run(black_box(&pipelined), &limits_deep, &mut out), EXCHANGES))
     });
-    let capture = Limits {
-        capture_headers: vec!["content-type".into(), "x-request-id".into()],
-        max_body_capture: 64,
-        ..Limits::default()
-    };
+    let mut capture = Limits::default();
+    capture.http1.capture_headers = vec!["content-type".into(), "x-request-id".into()];
+    capture.http1.max_body_capture = 64;
     g.bench_function(BenchmarkId::new("keepalive_capture_headers_body", EXCHANGES), |b| {
         b.iter(|| assert_eq!(run(black_box(&conv), &capture, &mut out), EXCHANGES))
     });

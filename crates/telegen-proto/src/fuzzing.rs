@@ -1,11 +1,11 @@
 //! Fuzz target bodies, shared by the cargo-fuzz crate (`fuzz/`) and the stable smoke
 //! test (`tests/fuzz_smoke.rs`). Each turns arbitrary bytes into a sequence of
 //! operations (chunks per direction, gaps, expiry, close) and checks invariants that
-//! must hold for any input; a panic is a bug.
+//! must hold for any input; a panic is a bug. Compiled with the `fuzzing` feature only.
 
 use crate::record::Record;
 use crate::session::{ConnParser, Protocol};
-use crate::{dns, Direction, Limits, Transport};
+use crate::{dns, http1, http2, Direction, Limits, Transport};
 
 /// One step decoded from fuzz input.
 #[derive(Debug)]
@@ -117,15 +117,33 @@ fn h2_response() -> Vec<u8> {
     .concat()
 }
 
+/// Requests in flight per connection under [`small_limits`].
+const SMALL_PENDING: usize = 4;
+
 fn small_limits() -> Limits {
+    let capture: Vec<String> = vec!["content-type".into(), "x-id".into()];
     Limits {
-        max_buffer: 512,
-        max_pending: 4,
-        max_headers: 4,
-        max_body_capture: 16,
-        capture_headers: vec!["content-type".into(), "x-id".into()],
-        request_timeout_ns: 5_000,
-        dns_timeout_ns: 5_000,
+        http1: http1::Limits {
+            max_buffer: 512,
+            max_pending: SMALL_PENDING,
+            max_headers: 4,
+            max_body_capture: 16,
+            capture_headers: capture.clone(),
+            request_timeout_ns: 5_000,
+        },
+        http2: http2::Limits {
+            max_buffer: 512,
+            max_pending: SMALL_PENDING,
+            max_headers: 4,
+            capture_headers: capture,
+            request_timeout_ns: 5_000,
+        },
+        dns: dns::Limits {
+            max_buffer: 512,
+            max_pending: SMALL_PENDING,
+            timeout_ns: 5_000,
+            ..dns::Limits::default()
+        },
         ..Limits::default()
     }
 }
@@ -141,7 +159,7 @@ fn drive(p: &mut ConnParser, data: &[u8], limits: &Limits) -> Vec<Record> {
             Op::Expire => p.expire(ts, &mut out),
             Op::Close => p.on_close(ts, &mut out),
         }
-        assert!(p.pending() <= limits.max_pending, "pending queue above its bound");
+        assert!(p.pending() <= SMALL_PENDING, "pending queue above its bound");
     }
     p.on_close(ts + 1, &mut out);
     assert_eq!(p.pending(), 0, "close leaves nothing pending");
@@ -155,15 +173,17 @@ fn check_record(r: &Record, l: &Limits) {
     match r {
         Record::Http(h) => {
             assert!(h.end_ns >= h.start_ns);
-            assert!(h.request_headers.len() <= l.max_headers);
-            assert!(h.response_headers.len() <= l.max_headers);
+            let max_headers =
+                if h.version == "2" { l.http2.max_headers } else { l.http1.max_headers };
+            assert!(h.request_headers.len() <= max_headers);
+            assert!(h.response_headers.len() <= max_headers);
             for b in [&h.request_body, &h.response_body].into_iter().flatten() {
                 // Lossy UTF-8 may expand each byte to 3.
-                assert!(b.len() <= 3 * l.max_body_capture);
+                assert!(b.len() <= 3 * l.http1.max_body_capture);
             }
         }
         Record::Dns(d) => {
-            assert!(d.answers.len() <= l.dns_max_answers);
+            assert!(d.answers.len() <= l.dns.max_answers);
             assert!(d.response_ns.is_none_or(|t| t >= d.query_ns) || d.response_only);
         }
     }

@@ -1,8 +1,14 @@
 //! Owned records that parsers emit: one per request/response exchange (or per DNS query).
 //! They carry protocol facts only; the agent adds addresses, process and Kubernetes data.
+//!
+//! [`Record`] has one variant per record kind. A protocol's record type lives in its
+//! folder ([`DnsRecord`] in `dns/record.rs`, re-exported here); the records shared by
+//! several protocols live here: [`HttpRecord`], emitted by HTTP/1 and HTTP/2.
 
 use serde::Serialize;
 use std::borrow::Cow;
+
+pub use crate::dns::record::{DnsAnswer, DnsRecord};
 
 /// `method` as a static string when it is one of [`crate::http1::METHODS`] or "PRI" (the
 /// pseudo-method of the HTTP/2 connection preface), else owned.
@@ -21,7 +27,7 @@ pub enum Record {
     Dns(DnsRecord),
 }
 
-/// One HTTP/1.x (later also HTTP/2) request and its response.
+/// One HTTP request and its response: HTTP/1.x, or one HTTP/2 stream (gRPC included).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct HttpRecord {
     /// Timestamp (ns) of the first byte of the request.
@@ -42,15 +48,17 @@ pub struct HttpRecord {
     pub request_body_len: Option<u64>,
     /// Response body length in bytes (declared or counted), if known.
     pub response_body_len: Option<u64>,
-    /// Captured request headers (lower-case name, value), filtered by `Limits`.
+    /// Captured request headers (lower-case name, value): the protocol's
+    /// `Limits::capture_headers`, at most `Limits::max_headers`.
     pub request_headers: Vec<(String, String)>,
     /// Captured response headers.
     pub response_headers: Vec<(String, String)>,
-    /// Up to `Limits::max_body_capture` bytes of the request body, lossy UTF-8.
+    /// HTTP/1: up to `http1::Limits::max_body_capture` bytes of the request body, lossy
+    /// UTF-8.
     pub request_body: Option<String>,
     pub response_body: Option<String>,
     /// Why the record is incomplete, if it is: "timeout" (no response within
-    /// `Limits::request_timeout_ns`), "connection_closed", "gap" (bytes lost),
+    /// the protocol's `Limits::request_timeout_ns`), "connection_closed", "gap" (bytes lost),
     /// "pending_overflow" (more than `Limits::max_pending` requests waited),
     /// "buffer_full", "malformed", and for HTTP/2 "reset" (RST_STREAM) or "goaway".
     pub incomplete: Option<&'static str>,
@@ -67,39 +75,4 @@ pub struct HttpRecord {
     /// gRPC: messages sent by the server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_messages: Option<u32>,
-}
-
-/// One DNS query and its response (or its timeout).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct DnsRecord {
-    /// Timestamp (ns) of the query.
-    pub query_ns: u64,
-    /// Timestamp (ns) of the response; None on timeout.
-    pub response_ns: Option<u64>,
-    pub id: u16,
-    pub question_name: String,
-    /// Record type mnemonic ("A", "AAAA", ...) or "TYPE<n>" for unknown types.
-    pub question_type: String,
-    /// "NOERROR", "NXDOMAIN", ..., or "TIMEOUT".
-    pub response_code: String,
-    pub answers: Vec<DnsAnswer>,
-    /// Counts from the response header.
-    pub answer_count: u16,
-    pub authority_count: u16,
-    pub additional_count: u16,
-    /// True when the response was seen without its query (capture started late).
-    pub response_only: bool,
-}
-
-/// One answer record, with its data as text: "93.184.216.34", "alias.example.com" (names
-/// without the trailing dot; the root is "."), "10 mail.example.com" (MX),
-/// "1 2 443 target.example.com" (SRV), quoted strings for TXT, "mname rname serial
-/// refresh retry expire minimum" (SOA), and RFC 3597 `\# <len> <hex>` for other types.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DnsAnswer {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub rtype: String,
-    pub ttl: u32,
-    pub data: String,
 }

@@ -1,27 +1,15 @@
 //! Per-connection protocol state: detection, then the protocol's connection parser
 //! (which keeps one parser per direction where the protocol needs it), then
 //! request/response matching. Owned by the agent's signals stage, one per connection
-//! (or UDP flow). Dispatch is an enum: each protocol is one more variant.
+//! (or UDP flow). The protocols are the list in `protocols.rs`: this file names none.
 
-use crate::detect::{self, Candidate, Hints, Verdict};
-use crate::dns::DnsConn;
-use crate::http1::{Http1Conn, Upgrade};
-use crate::http2::Http2Conn;
+use crate::detect::{self, Hints, Verdict};
+use crate::protocols::{self, Parser};
 use crate::record::Record;
 use crate::stats::ParseStats;
 use crate::{Direction, Limits, Transport};
 
-/// What a connection has been recognised as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    Unknown,
-    Http1,
-    /// HTTP/2 (prior knowledge, an h2c upgrade, or joined mid-connection) and gRPC.
-    Http2,
-    Dns,
-    /// Detection gave up: bytes are counted, not parsed.
-    Unrecognised,
-}
+pub use crate::protocols::Protocol;
 
 /// Bytes held per direction while detection is unsure.
 const DETECT_BUF: usize = 4096;
@@ -38,9 +26,7 @@ struct Detector {
 
 enum Engine {
     Detecting(Detector),
-    Http1(Box<Http1Conn>),
-    Http2(Box<Http2Conn>),
-    Dns(Box<DnsConn>),
+    Parsing(Parser),
     Ignored,
 }
 
@@ -66,12 +52,12 @@ fn idx(d: Direction) -> usize {
 impl ConnParser {
     /// `server_port` is a hint for detection (53 suggests DNS); detection decides.
     pub fn new(transport: Transport, server_port: u16, limits: &Limits) -> Self {
-        let hints = Hints { transport, dns_port: limits.dns_ports.contains(&server_port) };
+        let expected_ports = protocols::expected_ports(limits, server_port);
         ConnParser {
             engine: Engine::Detecting(Detector::default()),
             stats: ParseStats::default(),
             transport,
-            hints,
+            hints: Hints { transport, expected_ports },
             limits: limits.clone(),
             one_way: false,
         }
@@ -82,8 +68,8 @@ impl ConnParser {
     /// usual (DNS `TIMEOUT`) but not counted in `ParseStats::requests_expired`.
     pub fn expect_no_replies(&mut self) {
         self.one_way = true;
-        if let Engine::Dns(d) = &mut self.engine {
-            d.set_one_way();
+        if let Engine::Parsing(p) = &mut self.engine {
+            p.expect_no_replies();
         }
     }
 
@@ -92,11 +78,9 @@ impl ConnParser {
     pub fn with_protocol(transport: Transport, protocol: Protocol, limits: &Limits) -> Self {
         let mut p = ConnParser::new(transport, 0, limits);
         p.engine = match protocol {
-            Protocol::Http1 => Engine::Http1(Box::new(Http1Conn::new(limits))),
-            Protocol::Http2 => Engine::Http2(Box::new(Http2Conn::new(limits))),
-            Protocol::Dns => Engine::Dns(Box::new(DnsConn::new(transport, limits))),
             Protocol::Unrecognised => Engine::Ignored,
             Protocol::Unknown => Engine::Detecting(Detector::default()),
+            _ => Parser::new(protocol, transport, limits).map_or(Engine::Ignored, Engine::Parsing),
         };
         p
     }
@@ -108,28 +92,15 @@ impl ConnParser {
         }
         match &mut self.engine {
             Engine::Detecting(_) => self.detect(dir, ts_ns, data, out),
-            Engine::Http1(h) => {
-                h.on_data(dir, ts_ns, data, &mut self.stats, out);
-                if h.upgraded() == Some(Upgrade::H2c) {
-                    self.switch_to_http2(ts_ns, out);
+            Engine::Parsing(p) => {
+                if let Some(switch) = p.on_data(dir, ts_ns, data, &mut self.stats, out) {
+                    // The connection left its protocol for another one that is parsed.
+                    let next = switch.into_parser(&self.limits, ts_ns, &mut self.stats, out);
+                    self.engine = Engine::Parsing(next);
                 }
             }
-            Engine::Http2(h) => h.on_data(dir, ts_ns, data, &mut self.stats, out),
-            Engine::Dns(d) => d.on_data(dir, ts_ns, data, &mut self.stats, out),
             Engine::Ignored => self.stats.bytes_unparsed += data.len() as u64,
         }
-    }
-
-    /// `Upgrade: h2c` was accepted: HTTP/2 takes over with the bytes seen after the 101.
-    fn switch_to_http2(&mut self, ts: u64, out: &mut Vec<Record>) {
-        let Engine::Http1(h) = &mut self.engine else { return };
-        let req = h.take_upgrade_request();
-        let s2c = h.take_handover(Direction::ServerToClient);
-        let c2s = h.take_handover(Direction::ClientToServer);
-        let mut h2 = Http2Conn::upgraded(&self.limits, req);
-        h2.on_data(Direction::ServerToClient, ts, &s2c, &mut self.stats, out);
-        h2.on_data(Direction::ClientToServer, ts, &c2s, &mut self.stats, out);
-        self.engine = Engine::Http2(Box::new(h2));
     }
 
     fn detect(&mut self, dir: Direction, ts: u64, data: &[u8], out: &mut Vec<Record>) {
@@ -147,7 +118,7 @@ impl ConnParser {
         };
         let verdict = detect::detect(dir, buf, self.hints);
         match verdict {
-            Verdict::Found(c) => self.start(c, dir, buf, out),
+            Verdict::Found(p) => self.start(p, dir, buf, out),
             Verdict::NeedMore if buf.len() <= DETECT_BUF => {
                 let owned = if held.is_empty() { data.to_vec() } else { held };
                 if let Engine::Detecting(d) = &mut self.engine {
@@ -155,13 +126,9 @@ impl ConnParser {
                 }
             }
             Verdict::NeedMore | Verdict::NotRecognised => {
-                let start = match self.transport {
-                    Transport::Tcp => detect::find_http1_start(buf),
-                    Transport::Udp => None,
-                };
-                if let Some(off) = start {
+                if let Some((p, off)) = detect::find_start(self.transport, buf) {
                     self.stats.resync_bytes_skipped += off as u64;
-                    self.start(Candidate::Http1, dir, &buf[off..], out);
+                    self.start(p, dir, &buf[off..], out);
                     return;
                 }
                 self.stats.bytes_unparsed += buf.len() as u64;
@@ -169,7 +136,7 @@ impl ConnParser {
                 d.seen += buf.len() as u64;
                 d.datagrams += 1;
                 let give_up = match self.transport {
-                    Transport::Tcp => d.seen > self.limits.detect_max_bytes,
+                    Transport::Tcp => d.seen > self.limits.detect.max_bytes,
                     Transport::Udp => d.datagrams >= DETECT_DATAGRAMS,
                 };
                 if give_up {
@@ -188,23 +155,17 @@ impl ConnParser {
         self.engine = Engine::Ignored;
     }
 
-    /// Detection chose `c` on `dir`'s bytes `buf`: the other direction's held bytes
+    /// Detection chose `p` on `dir`'s bytes `buf`: the other direction's held bytes
     /// (which arrived earlier) are fed first.
-    fn start(&mut self, c: Candidate, dir: Direction, buf: &[u8], out: &mut Vec<Record>) {
+    fn start(&mut self, p: Protocol, dir: Direction, buf: &[u8], out: &mut Vec<Record>) {
         let Engine::Detecting(d) = std::mem::replace(&mut self.engine, Engine::Ignored) else {
             return;
         };
-        self.engine = match c {
-            Candidate::Http1 => Engine::Http1(Box::new(Http1Conn::new(&self.limits))),
-            Candidate::Http2 => Engine::Http2(Box::new(Http2Conn::new(&self.limits))),
-            Candidate::Dns => {
-                let mut d = DnsConn::new(self.transport, &self.limits);
-                if self.one_way {
-                    d.set_one_way();
-                }
-                Engine::Dns(Box::new(d))
-            }
-        };
+        let Some(mut parser) = Parser::new(p, self.transport, &self.limits) else { return };
+        if self.one_way {
+            parser.expect_no_replies();
+        }
+        self.engine = Engine::Parsing(parser);
         let other = dir.reverse();
         let held = &d.bufs[idx(other)];
         if !held.is_empty() {
@@ -225,9 +186,7 @@ impl ConnParser {
                 self.stats.bytes_unparsed += held.len() as u64 + len;
                 d.seen += len;
             }
-            Engine::Http1(h) => h.on_gap(dir, ts_ns, len, &mut self.stats, out),
-            Engine::Http2(h) => h.on_gap(dir, ts_ns, len, &mut self.stats, out),
-            Engine::Dns(d) => d.on_gap(dir, len, &mut self.stats),
+            Engine::Parsing(p) => p.on_gap(dir, ts_ns, len, &mut self.stats, out),
             Engine::Ignored => {
                 self.stats.gaps += 1;
                 self.stats.bytes_unparsed += len;
@@ -243,38 +202,31 @@ impl ConnParser {
                     self.give_up();
                 }
             }
-            Engine::Http1(h) => h.on_close(ts_ns, &mut self.stats, out),
-            Engine::Http2(h) => h.on_close(ts_ns, &mut self.stats, out),
-            Engine::Dns(d) => d.on_close(&mut self.stats, out),
+            Engine::Parsing(p) => p.on_close(ts_ns, &mut self.stats, out),
             Engine::Ignored => {}
         }
     }
 
     /// Expire requests older than their timeout at `now_ns`.
     pub fn expire(&mut self, now_ns: u64, out: &mut Vec<Record>) {
-        match &mut self.engine {
-            Engine::Http1(h) => h.expire(now_ns, &mut self.stats, out),
-            Engine::Http2(h) => h.expire(now_ns, &mut self.stats, out),
-            Engine::Dns(d) => d.expire(now_ns, &mut self.stats, out),
-            Engine::Detecting(_) | Engine::Ignored => {}
+        if let Engine::Parsing(p) = &mut self.engine {
+            p.expire(now_ns, &mut self.stats, out);
         }
     }
 
     pub fn protocol(&self) -> Protocol {
-        match self.engine {
+        match &self.engine {
             Engine::Detecting(_) => Protocol::Unknown,
-            Engine::Http1(_) => Protocol::Http1,
-            Engine::Http2(_) => Protocol::Http2,
-            Engine::Dns(_) => Protocol::Dns,
+            Engine::Parsing(p) => p.protocol(),
             Engine::Ignored => Protocol::Unrecognised,
         }
     }
 
-    /// Set when an HTTP/1 connection switched protocols (101 or CONNECT);
-    /// `Some(Upgrade::H2c)` means HTTP/2 follows.
-    pub fn upgrade(&self) -> Option<Upgrade> {
+    /// The protocol's connection parser, once detection chose one (to inspect
+    /// protocol-specific state, e.g. `Parser::Http1(h) => h.upgraded()`).
+    pub fn parser(&self) -> Option<&Parser> {
         match &self.engine {
-            Engine::Http1(h) => h.upgraded(),
+            Engine::Parsing(p) => Some(p),
             _ => None,
         }
     }
@@ -282,9 +234,7 @@ impl ConnParser {
     /// Requests (HTTP) or queries (DNS) waiting for their answer.
     pub fn pending(&self) -> usize {
         match &self.engine {
-            Engine::Http1(h) => h.pending(),
-            Engine::Http2(h) => h.pending(),
-            Engine::Dns(d) => d.pending(),
+            Engine::Parsing(p) => p.pending(),
             _ => 0,
         }
     }

@@ -1,6 +1,7 @@
 //! The 12-byte DNS header (RFC 1035 section 4.1.1) and the detection probe built on it.
 
 use crate::detect::{Confidence, Hints};
+use crate::protocols::Protocol;
 use crate::{Direction, Transport};
 
 pub const HEADER_LEN: usize = 12;
@@ -61,11 +62,12 @@ impl Header {
 /// Detection probe. On a DNS port a plausible header is enough; elsewhere the whole
 /// message must parse and the question count must be one.
 pub fn probe(_dir: Direction, buf: &[u8], h: Hints) -> Confidence {
+    let dns_port = h.port_expected(Protocol::Dns);
     let msg = match h.transport {
         Transport::Udp => buf,
         Transport::Tcp => {
             if buf.len() < 2 {
-                return if h.dns_port { Confidence::Unsure } else { Confidence::NotForUs };
+                return if dns_port { Confidence::Unsure } else { Confidence::NotForUs };
             }
             let len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
             if len < HEADER_LEN {
@@ -75,14 +77,14 @@ pub fn probe(_dir: Direction, buf: &[u8], h: Hints) -> Confidence {
         }
     };
     if msg.len() < HEADER_LEN {
-        let tcp_wait = h.transport == Transport::Tcp && h.dns_port;
+        let tcp_wait = h.transport == Transport::Tcp && dns_port;
         return if tcp_wait { Confidence::Unsure } else { Confidence::NotForUs };
     }
     let Some(hd) = Header::parse(msg) else { return Confidence::NotForUs };
     if !hd.plausible() {
         return Confidence::NotForUs;
     }
-    if h.dns_port {
+    if dns_port {
         return Confidence::Certain;
     }
     if hd.qdcount == 1 && super::message::parse(msg_exact(msg, h.transport, buf)).is_ok() {

@@ -9,9 +9,10 @@ use std::collections::VecDeque;
 
 use super::message::{self, Message};
 use super::rdata::{rcode_name, rdata_text, type_name};
-use crate::record::{DnsAnswer, DnsRecord, Record};
+use super::record::{DnsAnswer, DnsRecord};
+use super::Limits;
+use crate::record::Record;
 use crate::stats::ParseStats;
-use crate::Limits;
 
 struct PendingQuery {
     id: u16,
@@ -37,8 +38,8 @@ impl DnsMatcher {
         DnsMatcher {
             pending: VecDeque::new(),
             max_pending: l.max_pending.max(1),
-            timeout_ns: l.dns_timeout_ns,
-            max_answers: l.dns_max_answers,
+            timeout_ns: l.timeout_ns,
+            max_answers: l.max_answers,
             one_way: false,
         }
     }
@@ -67,8 +68,8 @@ impl DnsMatcher {
                 return;
             }
         };
-        stats.dns_messages += 1;
-        stats.dns_extra_questions += u64::from(msg.header.qdcount.saturating_sub(1));
+        stats.proto.dns.messages += 1;
+        stats.proto.dns.extra_questions += u64::from(msg.header.qdcount.saturating_sub(1));
         let qname = msg.question_name().unwrap_or_default();
         let qtype = msg.question.map_or(0, |q| q.qtype);
         if !msg.header.is_response() {

@@ -50,7 +50,7 @@ fn udp_query_and_answer() {
             ("www.example.com", "A", 60, "93.184.216.34")
         ]
     );
-    assert_eq!(st.dns_messages, 2);
+    assert_eq!(st.proto.dns.messages, 2);
 }
 
 #[test]
@@ -107,7 +107,8 @@ fn response_without_query_or_for_other_name() {
 
 #[test]
 fn expire_reports_timeout_after_dns_timeout() {
-    let l = Limits { dns_timeout_ns: 500, ..Limits::default() };
+    let mut l = Limits::default();
+    l.dns.timeout_ns = 500;
     let mut p = ConnParser::new(Transport::Udp, 53, &l);
     let mut out = Vec::new();
     p.on_data(C2S, 100, &build(1, 0x0100, "slow.test", 1, &[]), &mut out);
@@ -166,7 +167,8 @@ fn detection_port_hint_and_full_parse() {
 
 #[test]
 fn tcp_oversized_message_skipped_and_gap_inside_message() {
-    let l = Limits { max_buffer: 64, ..Limits::default() };
+    let mut l = Limits::default();
+    l.dns.max_buffer = 64;
     let big = tcp(&build(1, 0x8180, "big.test", 16, &[rr(16, 1, &[b'x'; 100])]));
     let q = tcp(&build(2, 0x0100, "ok.test", 1, &[]));
     let r = tcp(&build(2, 0x8180, "ok.test", 1, &[]));
@@ -208,7 +210,10 @@ fn two_questions_with_forward_pointer_are_one_query() {
         );
         assert!(!d[0].response_only);
         assert_eq!(d[0].answers[0].data, "152.53.82.239");
-        assert_eq!((st.dns_messages, st.dns_extra_questions, st.errors_malformed), (2, 1, 0));
+        assert_eq!(
+            (st.proto.dns.messages, st.proto.dns.extra_questions, st.errors_malformed),
+            (2, 1, 0)
+        );
     }
 }
 
@@ -252,5 +257,5 @@ fn mdns_announcement_with_id_zero_answers_no_query() {
         (d[1].question_name.as_str(), d[1].response_code.as_str()),
         ("_ipp._tcp.local", "TIMEOUT")
     );
-    assert_eq!((st.dns_extra_questions, st.errors_malformed), (1, 0));
+    assert_eq!((st.proto.dns.extra_questions, st.errors_malformed), (1, 0));
 }

@@ -10,9 +10,9 @@ use std::collections::VecDeque;
 use httparse::Header;
 
 use super::parser::{HeadInfo, Upgrade};
+use super::Limits;
 use crate::record::{HttpRecord, Record};
 use crate::stats::ParseStats;
-use crate::Limits;
 
 /// How a message's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Matcher {
 
     fn capture(&self, headers: &[Header<'_>], stats: &mut ParseStats) -> Vec<(String, String)> {
         let max = self.limits.max_headers;
-        stats.headers_dropped += headers.len().saturating_sub(max) as u64;
+        stats.proto.http1.headers_dropped += headers.len().saturating_sub(max) as u64;
         if self.limits.capture_headers.is_empty() {
             return Vec::new();
         }
@@ -129,7 +129,7 @@ impl Matcher {
         stats: &mut ParseStats,
         out: &mut Vec<Record>,
     ) -> Framing {
-        stats.http_messages += 1;
+        stats.proto.http1.messages += 1;
         let method = req.method.unwrap_or("");
         let host = info.host.map(|i| text(req.headers[i].value));
         let framing = if info.chunked {
@@ -162,7 +162,7 @@ impl Matcher {
         stats: &mut ParseStats,
         out: &mut Vec<Record>,
     ) {
-        stats.http_messages += 1;
+        stats.proto.http1.messages += 1;
         let rec = HttpRecord {
             start_ns: ts,
             end_ns: ts,
@@ -247,7 +247,7 @@ impl Matcher {
         stats: &mut ParseStats,
         out: &mut Vec<Record>,
     ) -> RespAction {
-        stats.http_messages += 1;
+        stats.proto.http1.messages += 1;
         let code = resp.code.unwrap_or(0);
         if (100..200).contains(&code) && code != 101 {
             return RespAction::Interim;
@@ -268,7 +268,7 @@ impl Matcher {
         if code == 101 {
             let up = info.upgrade.or(req_upgrade).unwrap_or(Upgrade::Other);
             self.upgraded = Some(up);
-            stats.upgrades += 1;
+            stats.proto.http1.upgrades += 1;
             if up == Upgrade::H2c && self.responding {
                 self.upgrade_request = self.pending.front().map(|x| x.rec.clone());
             }
@@ -277,7 +277,7 @@ impl Matcher {
         }
         if is_connect && (200..300).contains(&code) {
             self.upgraded = Some(Upgrade::Tunnel);
-            stats.upgrades += 1;
+            stats.proto.http1.upgrades += 1;
             self.response_end(ts, 0, out);
             return RespAction::Upgrade(Upgrade::Tunnel);
         }
@@ -301,7 +301,7 @@ impl Matcher {
 
     /// The response to the oldest (HTTP/0.9) request starts: no status, body until close.
     pub fn response09(&mut self, stats: &mut ParseStats) {
-        stats.http_messages += 1;
+        stats.proto.http1.messages += 1;
         self.responding = true;
     }
 
@@ -316,7 +316,7 @@ impl Matcher {
         stats: &mut ParseStats,
         out: &mut Vec<Record>,
     ) {
-        stats.http_messages += 1;
+        stats.proto.http1.messages += 1;
         let code = resp.code.unwrap_or(0);
         if (100..200).contains(&code) {
             return;

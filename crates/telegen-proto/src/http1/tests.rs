@@ -1,6 +1,7 @@
 //! HTTP/1 edge cases through `ConnParser`, each also fed split at every offset.
 
 use crate::http1::Upgrade;
+use crate::protocols::Parser;
 use crate::record::Record;
 use crate::session::{ConnParser, Protocol};
 use crate::testutil::*;
@@ -8,6 +9,13 @@ use crate::{Limits, Transport};
 
 fn l() -> Limits {
     Limits::default()
+}
+
+/// Default limits with HTTP/1's changed by `f`.
+fn l1(f: impl FnOnce(&mut crate::http1::Limits)) -> Limits {
+    let mut l = l();
+    f(&mut l.http1);
+    l
 }
 
 fn split_all(steps: &[Step<'_>]) -> Vec<Record> {
@@ -134,7 +142,7 @@ fn upgrade_stops_http1_and_h2c_hands_over_to_http2() {
         p.on_data(*d, 1, b, &mut out);
     }
     assert_eq!(p.protocol(), Protocol::Http2);
-    assert_eq!(p.take_stats().upgrades, 1);
+    assert_eq!(p.take_stats().proto.http1.upgrades, 1);
     // A WebSocket upgrade stops parsing: later bytes are counted, not parsed.
     let mut p = ConnParser::new(Transport::Tcp, 80, &l);
     p.on_data(
@@ -150,7 +158,8 @@ fn upgrade_stops_http1_and_h2c_hands_over_to_http2() {
         &mut out,
     );
     p.on_data(C2S, 3, b"GET /x HTTP/1.1\r\n\r\n", &mut out);
-    assert_eq!(p.upgrade(), Some(Upgrade::WebSocket));
+    let Some(Parser::Http1(h)) = p.parser() else { panic!("not HTTP/1") };
+    assert_eq!(h.upgraded(), Some(Upgrade::WebSocket));
     assert_eq!(p.protocol(), Protocol::Http1);
     assert_eq!(p.take_stats().bytes_unparsed, 7 + 19);
 }
@@ -251,7 +260,7 @@ fn gap_in_head_resyncs_on_next_message() {
 
 #[test]
 fn unanswered_request_expires() {
-    let limits = Limits { request_timeout_ns: 100, ..l() };
+    let limits = l1(|l| l.request_timeout_ns = 100);
     let mut p = ConnParser::new(Transport::Tcp, 80, &limits);
     let mut out = Vec::new();
     feed(&mut p, &[(C2S, 10, b"GET /slow HTTP/1.1\r\n\r\n")], &mut out);
@@ -265,12 +274,11 @@ fn unanswered_request_expires() {
 
 #[test]
 fn captures_headers_and_bodies_within_limits() {
-    let limits = Limits {
-        capture_headers: vec!["content-type".into(), "x-req".into()],
-        max_headers: 3,
-        max_body_capture: 4,
-        ..l()
-    };
+    let limits = l1(|l| {
+        l.capture_headers = vec!["content-type".into(), "x-req".into()];
+        l.max_headers = 3;
+        l.max_body_capture = 4;
+    });
     let steps: &[Step<'_>] = &[
         (C2S, b"POST / HTTP/1.1\r\nX-Req: 1\r\nContent-Type: a/b\r\nContent-Length: 6\r\nX-Req: late\r\n\r\nabcdef"),
         (S2C, b"HTTP/1.1 200 OK\r\ncontent-type: text/x\r\nContent-Length: 2\r\n\r\nok"),
@@ -285,12 +293,12 @@ fn captures_headers_and_bodies_within_limits() {
     assert_eq!(h[0].request_body.as_deref(), Some("abcd"));
     assert_eq!(h[0].response_body.as_deref(), Some("ok"));
     let (_, st) = run_with(Transport::Tcp, None, 80, &limits, steps, &|_, _| vec![]);
-    assert_eq!(st.headers_dropped, 1);
+    assert_eq!(st.proto.http1.headers_dropped, 1);
 }
 
 #[test]
 fn oversized_head_hits_buffer_cap_then_resyncs() {
-    let limits = Limits { max_buffer: 256, ..l() };
+    let limits = l1(|l| l.max_buffer = 256);
     let mut big = b"GET /x HTTP/1.1\r\nX-Big: ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 1000));
     let steps: &[Step<'_>] = &[
@@ -307,7 +315,7 @@ fn oversized_head_hits_buffer_cap_then_resyncs() {
 
 #[test]
 fn pending_queue_is_bounded() {
-    let limits = Limits { max_pending: 2, ..l() };
+    let limits = l1(|l| l.max_pending = 2);
     let mut p = ConnParser::new(Transport::Tcp, 80, &limits);
     let mut out = Vec::new();
     feed(
@@ -352,7 +360,7 @@ fn close_mid_exchange_is_incomplete() {
 #[test]
 fn chunks_larger_than_buffer_cap_with_split_heads() {
     // Regression: a partial head plus a chunk larger than the cap is not an overflow.
-    let limits = Limits { max_buffer: 128, max_pending: 100, ..l() };
+    let limits = l1(|l| (l.max_buffer, l.max_pending) = (128, 100));
     let mut reqs = Vec::new();
     let mut resps = Vec::new();
     for i in 0..40 {

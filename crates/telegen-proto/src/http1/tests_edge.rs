@@ -156,7 +156,8 @@ fn status_line_alone_before_close() {
 
 #[test]
 fn head_cut_by_a_gap_or_a_timeout() {
-    let l = Limits { request_timeout_ns: 1000, ..Limits::default() };
+    let mut l = Limits::default();
+    l.http1.request_timeout_ns = 1000;
     let mut p = ConnParser::with_protocol(Transport::Tcp, Protocol::Http1, &l);
     let mut out = Vec::new();
     p.on_data(C2S, 10, b"GET /slow HTTP/1.1\r\n\r\n", &mut out);

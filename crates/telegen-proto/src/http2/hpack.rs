@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::sync::OnceLock;
 
 use super::hpack_tables::{HUFFMAN_CODES, STATIC_TABLE};
-use crate::Limits;
+use super::Limits;
 
 /// Dynamic table bound (and the largest size update accepted). Larger than the
 /// peer's table is harmless (see the module comment), smaller only loses entries.

@@ -256,7 +256,7 @@ fn joined_mid_connection_reports_only_what_it_can_decode() {
     assert_eq!(h[0].incomplete, Some("headers_unknown"), "unknown fields are marked");
     // One unresolvable field per direction (`:authority` at index 62, `x-srv` at 62),
     // skipped without resetting: the blocks themselves are well formed.
-    assert_eq!((st.hpack_fields_unknown, st.hpack_resets), (2, 0));
+    assert_eq!((st.proto.http2.hpack_fields_unknown, st.proto.http2.hpack_resets), (2, 0));
 }
 
 #[test]
@@ -279,7 +279,7 @@ fn gap_in_header_block_resets_hpack() {
     );
     // The lost block resets; stream 3's reference to the lost entry is skipped.
     let st = p.take_stats();
-    assert_eq!((st.hpack_resets, st.hpack_fields_unknown), (1, 1));
+    assert_eq!((st.proto.http2.hpack_resets, st.proto.http2.hpack_fields_unknown), (1, 1));
 }
 
 #[test]
@@ -448,7 +448,8 @@ fn a_gap_inside_a_message_body_keeps_the_count_one_over_a_prefix_drops_it() {
 fn overflow_and_close_follow_request_order_after_streams_complete() {
     let mut ce = Encoder::new();
     let mut se = Encoder::new();
-    let limits = Limits { max_pending: 3, ..Limits::default() };
+    let mut limits = Limits::default();
+    limits.http2.max_pending = 3;
     let mut p = ConnParser::new(Transport::Tcp, 8080, &limits);
     let mut out = Vec::new();
     p.on_data(C2S, 1, PREFACE, &mut out);

@@ -12,8 +12,8 @@ use telegen_proto::session::{ConnParser, Protocol};
 use telegen_proto::stats::ParseStats;
 use telegen_proto::Limits;
 
-/// Protocol label values of parser counters.
-const PROTOCOLS: [&str; 4] = ["http1", "http2", "dns", "unknown"];
+/// Protocol label values of parser counters (every protocol, then `unknown`).
+const PROTOCOLS: [&str; Protocol::COUNT + 1] = Protocol::LABELS;
 
 /// What the mapping of a record needs to know about its connection.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ pub struct ConnTable {
     /// Totals of parser counters, for the summary (published ones; see `expire`).
     pub stats: ParseStats,
     /// Parser counters not yet published, by [`PROTOCOLS`] index.
-    unpublished: [ParseStats; 4],
+    unpublished: [ParseStats; PROTOCOLS.len()],
 }
 
 /// Where finished records go, with their connection's context.
@@ -153,12 +153,7 @@ impl ConnTable {
     fn drain(&mut self, id: u64, out: &mut RecordSink<'_>) {
         let Some(c) = self.conns.get_mut(&id) else { return };
         let st = c.parser.take_stats();
-        let proto = match c.parser.protocol() {
-            Protocol::Http1 => 0,
-            Protocol::Http2 => 1,
-            Protocol::Dns => 2,
-            Protocol::Unknown | Protocol::Unrecognised => 3,
-        };
+        let proto = c.parser.protocol().label_index();
         if st != ParseStats::default() {
             // Summed here, published to the telemetry counters once per `expire`.
             self.unpublished[proto].add(&st);
@@ -183,22 +178,9 @@ impl ConnTable {
     }
 
     fn account(&mut self, st: &ParseStats, proto: &'static str) {
-        let t = &self.telemetry;
-        t.parse_error(proto, "malformed", st.errors_malformed);
-        t.parse_error(proto, "buffer_full", st.errors_buffer_full);
-        t.parse_error(proto, "resync_bytes_skipped", st.resync_bytes_skipped);
-        t.parse_error(proto, "gap", st.gaps);
-        t.parse_error(proto, "request_expired", st.requests_expired);
-        t.parse_error(proto, "pending_overflow", st.pending_overflow);
-        t.parse_error(proto, "unmatched_response", st.unmatched_responses);
-        t.parse_error(proto, "headers_dropped", st.headers_dropped);
-        t.parse_error(proto, "gap_desync", st.gaps_desync);
-        t.parse_error(proto, "closed_incomplete", st.closed_incomplete);
-        t.parse_error(proto, "unrecognised_connection", st.unrecognised);
-        t.parse_error(proto, "bytes_unparsed", st.bytes_unparsed);
-        t.parse_error(proto, "hpack_reset", st.hpack_resets);
-        t.parse_error(proto, "hpack_field_unknown", st.hpack_fields_unknown);
-        t.parse_error(proto, "extra_questions", st.dns_extra_questions);
+        for (reason, n) in st.reasons() {
+            self.telemetry.parse_error(proto, reason, n);
+        }
         self.stats.add(st);
     }
 }

@@ -51,14 +51,14 @@ impl Default for L7Options {
 impl L7Options {
     /// The L7 settings of an effective configuration.
     pub fn from_effective(eff: &Effective) -> Self {
-        let limits = Limits {
-            max_headers: eff.http.max_headers,
-            max_body_capture: eff.http.max_body_capture,
-            capture_headers: eff.http.capture_headers.clone(),
-            dns_timeout_ns: eff.dns.timeout.as_nanos() as u64,
-            dns_ports: eff.dns.ports.clone(),
-            ..Limits::default()
-        };
+        let mut limits = Limits::default();
+        limits.http1.max_headers = eff.http.max_headers;
+        limits.http1.max_body_capture = eff.http.max_body_capture;
+        limits.http1.capture_headers = eff.http.capture_headers.clone();
+        limits.http2.max_headers = eff.http.max_headers;
+        limits.http2.capture_headers = eff.http.capture_headers.clone();
+        limits.dns.timeout_ns = eff.dns.timeout.as_nanos() as u64;
+        limits.dns.ports = eff.dns.ports.clone();
         L7Options {
             limits,
             http_enabled: eff.http.enabled,
