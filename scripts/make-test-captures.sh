@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the pcaps under crates/telegen/tests/captures/ from real servers and clients on
 # loopback, recorded with tcpdump on `lo`. The facts asserted by
-# crates/telegen/tests/replay_own.rs are the ones the steps below cause; each test there
+# crates/telegen/tests/replay/own.rs are the ones the steps below cause; each test there
 # names the step ("step H1" ...). Run as root from the repository root:
 #
 #   sudo scripts/make-test-captures.sh [OUT_DIR]

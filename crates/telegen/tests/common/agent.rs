@@ -1,21 +1,16 @@
 //! The `telegen` binary under test: started with a configuration, its JSON lines read
-//! on a thread, its metrics endpoint polled until it serves, stopped with SIGTERM.
+//! on a thread, its metrics endpoint polled until it serves, stopped with SIGTERM; and
+//! the settings and record filters the end-to-end tests share.
 
 #![allow(dead_code)]
 
-use super::prom::{free_port, http_get};
+use super::ports::free_port;
+use super::prom::http_get;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-pub fn require_root() {
-    assert!(
-        unsafe { libc::geteuid() } == 0,
-        "this test loads eBPF programs and must run as root (sudo ./scripts/test.sh)"
-    );
-}
 
 pub struct Agent {
     pub child: Child,
@@ -127,4 +122,23 @@ pub fn scrape_sum(addr: SocketAddr, prefix: &str) -> f64 {
         .filter(|l| l.starts_with(prefix))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Agent settings that keep only `ports`: other work on the machine stays out of the JSON
+/// stream the test reads.
+pub fn only_ports(ports: &[u16]) -> String {
+    let list: Vec<String> = ports.iter().map(|p| p.to_string()).collect();
+    format!("  network:\n    include_ports: [{}]\n", list.join(", "))
+}
+
+/// The spans of `kind` ("SERVER", "CLIENT") whose server port is `port`.
+pub fn spans<'a>(
+    recs: &'a [serde_json::Value],
+    kind: &str,
+    port: u16,
+) -> Vec<&'a serde_json::Value> {
+    recs.iter()
+        .filter(|r| r["type"] == "span" && r["kind"] == kind)
+        .filter(|r| r["attributes"]["server.port"] == port)
+        .collect()
 }

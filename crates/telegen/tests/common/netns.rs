@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+use super::root::require_root;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
@@ -14,17 +15,6 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
-
-/// Fails the test with a clear message unless running as root.
-pub fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test creates network namespaces and loads eBPF programs: it must run as root \
-         (euid is {euid}); run the test suite with sudo"
-    );
-}
 
 /// Which end of the pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use super::prom::{free_port, which};
+use super::ports::free_port;
+use super::prom::which;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -4,8 +4,9 @@
 
 #![allow(dead_code)]
 
+use super::ports::free_port;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,11 +15,6 @@ pub struct Prometheus {
     child: Child,
     dir: PathBuf,
     pub addr: SocketAddr,
-}
-
-/// A free loopback port (bound and released; racy but fine on a test machine).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Prometheus {

@@ -1,0 +1,10 @@
+//! Configuration, without root or network: YAML parsing and validation with key paths and
+//! lines (`parse`), the general and eBPF keys merged into the effective settings
+//! (`merge`), and the OTEL_* environment over the file (`env`).
+
+#[path = "config/env.rs"]
+mod env;
+#[path = "config/merge.rs"]
+mod merge;
+#[path = "config/parse.rs"]
+mod parse;
