@@ -2,7 +2,7 @@
 //!
 //! [`ParseStats`] holds the counters common to every protocol (and to detection), plus
 //! each protocol's own counters in [`ParseStats::proto`] (a `Stats` type declared in the
-//! protocol's folder with [`counters!`]). [`ParseStats::reasons`] lists the exported ones
+//! protocol's folder with `counters!`). [`ParseStats::reasons`] lists the exported ones
 //! as `(reason label, value)` pairs.
 
 use serde::Serialize;

@@ -12,7 +12,7 @@ pub struct DnsRecord {
     pub response_ns: Option<u64>,
     pub id: u16,
     pub question_name: String,
-    /// Record type mnemonic ("A", "AAAA", ...) or "TYPE<n>" for unknown types.
+    /// Record type mnemonic ("A", "AAAA", ...) or "`TYPE<n>`" for unknown types.
     pub question_type: String,
     /// "NOERROR", "NXDOMAIN", ..., or "TIMEOUT".
     pub response_code: String,
