@@ -27,7 +27,7 @@ pub struct ReplayConfig {
     pub max_block: usize,
     /// Packets handled per [`PcapReplaySource::next_events`] call.
     pub batch_packets: usize,
-    /// The packet stack's bounds ([`PacketConfig`]).
+    /// Flow table bounds; with `defrag` and `tunnels`, the [`PacketConfig`] of the stack.
     pub flows: FlowConfig,
     pub defrag: DefragConfig,
     /// VXLAN / Geneve decapsulation.
