@@ -4,7 +4,7 @@
  * user-space ABI; that is telegen.h): include/exclude port maps, 1-in-N sampling by
  * connection id, and the fallback id of a socket without a cookie.
  *
- * User space (crates/telegen/src/capture/loader.rs, `Admission`) sets cfg_sample_rate,
+ * User space (crates/telegen/src/capture/bpf/loader.rs, `Admission`) sets cfg_sample_rate,
  * cfg_use_include and cfg_use_exclude, sizes the two maps and fills them. Include one
  * per object (it defines the maps and settings).
  */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * probe.bpf.c: one trivial program per hook type, used by `telegen check`
- * (crates/telegen/src/capture/probe.rs) to find out what this kernel allows.
+ * (crates/telegen/src/capture/check.rs) to find out what this kernel allows.
  * Each program is loaded and attached separately and detached at once.
  */
 #include "vmlinux.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
 /*
  * telegen.h: the one ABI shared by the kernel programs (bpf/NAME.bpf.c) and user space
- * (crates/telegen/src/capture/abi.rs mirrors it with size/offset asserts).
+ * (crates/telegen/src/capture/{tcp,payload}/abi.rs mirror it; capture/abi_check.rs checks).
  *
  * Rules: fixed-width fields only, explicit padding, no bool, little-endian host order
  * unless a field says otherwise. Changing a struct here means changing abi.rs too.

@@ -1,5 +1,5 @@
 //! The `telegen` command line. Thin: parses arguments, sets up logging, and calls into
-//! the library (`run`, `replay`, `capture::probe`, `config`).
+//! the library (`run`, `replay`, `capture::check`, `config`).
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -132,7 +132,7 @@ fn load_config(path: Option<&std::path::Path>) -> Result<telegen::config::Config
 
 /// `telegen check`: one line per hook type, then the verdict on the core features.
 fn print_probe_report() -> bool {
-    use telegen::capture::probe::{core_ok, probe_kernel};
+    use telegen::capture::check::{core_ok, probe_kernel};
     if !telegen::util::is_root() {
         eprintln!(
             "telegen check: not running as root; most probes will fail for lack of privileges"

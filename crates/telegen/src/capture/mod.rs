@@ -15,13 +15,14 @@
 //!   the ring-buffer reader, the event channel, the ABI parts both sections share.
 //! - [`process`]: process attribution both decoders use (bounded cache of pid -> comm and
 //!   executable, socket inode -> pid).
-//! - [`probe`]: the kernel capability probe of `telegen check` (bpf/probe.bpf.c).
+//! - [`check`]: what this kernel allows, for `telegen check` (loads bpf/probe.bpf.c's
+//!   test programs one hook type at a time).
 
 #[cfg(test)]
 mod abi_check;
 pub mod bpf;
+pub mod check;
 pub mod payload;
-pub mod probe;
 pub mod process;
 pub mod tcp;
 

@@ -1,5 +1,5 @@
 //! fuzzing: bodies of the fuzz targets in `crates/telegen/fuzz`, kept in the library so
-//! a stable test (`tests/pcap_fuzz_smoke.rs`) runs them too. Compiled only with the
+//! a stable test (`tests/replay/fuzz_smoke.rs`) runs them too. Compiled only with the
 //! `fuzzing` feature (the fuzz crate and this crate's tests turn it on), so release
 //! builds of the agent do not carry it.
 //!

@@ -4,7 +4,7 @@
 
 use crate::common::bpftool::program_names;
 use crate::common::root::root_test;
-use telegen::capture::probe::{core_ok, probe_kernel};
+use telegen::capture::check::{core_ok, probe_kernel};
 
 fn tg_probe_programs() -> Vec<String> {
     program_names("tg_pr_")
