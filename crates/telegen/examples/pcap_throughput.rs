@@ -36,7 +36,7 @@ fn main() {
         "{:.1} MB in {secs:.2} s: {:.0} MB/s, {:.2} M packets/s, {events} events, {:.1} MB payload",
         read as f64 / 1e6,
         read as f64 / 1e6 / secs,
-        stats.packets as f64 / 1e6 / secs,
+        stats.packet.packets as f64 / 1e6 / secs,
         data_bytes as f64 / 1e6
     );
     println!("{}", serde_json::to_string_pretty(&stats).expect("json"));

@@ -46,7 +46,7 @@ pub fn pcap(data: &[u8]) {
     }
     assert!(open.values().all(|closed| *closed), "a connection ended without Close");
     let st = src.stats();
-    assert!(st.packets >= st.tcp_packets + st.udp_packets);
+    assert!(st.packet.packets >= st.packet.tcp_packets + st.packet.udp_packets);
     let _ = src.progress();
 }
 

@@ -9,8 +9,8 @@
 
 use super::reader::{CaptureFormat, PacketReader, PcapError};
 use crate::model::StreamEvent;
-use crate::packet::defrag::{DefragConfig, DefragStats};
-use crate::packet::flows::{FlowConfig, FlowStats};
+use crate::packet::defrag::DefragConfig;
+use crate::packet::flows::FlowConfig;
 use crate::packet::tunnel::TunnelConfig;
 use crate::packet::{PacketConfig, PacketStack, PacketStats};
 use std::collections::VecDeque;
@@ -53,28 +53,14 @@ impl Default for ReplayConfig {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ReplayStats {
     pub format: Option<CaptureFormat>,
-    /// Packets read, and their captured bytes.
-    pub packets: u64,
-    pub bytes: u64,
-    pub tcp_packets: u64,
-    pub udp_packets: u64,
-    pub vxlan_decapsulated: u64,
-    pub geneve_decapsulated: u64,
-    pub tunnel_depth_exceeded: u64,
-    pub tunnel_invalid: u64,
-    pub non_ip_skipped: u64,
-    pub other_ip_packets: u64,
-    pub unsupported_linktype: u64,
-    pub truncated_packets: u64,
-    pub snaplen_cut_packets: u64,
-    pub malformed_packets: u64,
+    /// The packet stack's counters (packets, bytes, tunnels, malformed, fragments,
+    /// flows, ...), flattened into the same JSON object.
+    #[serde(flatten)]
+    pub packet: PacketStats,
     /// pcapng packets naming an interface without an Interface Description Block.
     pub no_interface_packets: u64,
     /// The file ended in the middle of a block.
     pub truncated_file: bool,
-    pub linktypes: Vec<(u32, u64)>,
-    pub fragments: DefragStats,
-    pub flows: FlowStats,
 }
 
 /// Reads a capture and produces [`StreamEvent`]s in per-connection order, the same events
@@ -163,47 +149,11 @@ impl<R: Read> PcapReplaySource<R> {
     /// Counters so far.
     pub fn stats(&self) -> ReplayStats {
         let c = self.reader.counters();
-        // Exhaustive, so that a counter added to the stack cannot be left out here.
-        let PacketStats {
-            packets,
-            bytes,
-            tcp_packets,
-            udp_packets,
-            vxlan_decapsulated,
-            geneve_decapsulated,
-            tunnel_depth_exceeded,
-            tunnel_invalid,
-            non_ip_skipped,
-            other_ip_packets,
-            unsupported_linktype,
-            truncated_packets,
-            snaplen_cut_packets,
-            malformed_packets,
-            linktypes,
-            fragments,
-            flows,
-        } = self.stack.stats();
         ReplayStats {
             format: Some(self.reader.format()),
-            packets,
-            bytes,
-            tcp_packets,
-            udp_packets,
-            vxlan_decapsulated,
-            geneve_decapsulated,
-            tunnel_depth_exceeded,
-            tunnel_invalid,
-            non_ip_skipped,
-            other_ip_packets,
-            unsupported_linktype,
-            truncated_packets,
-            snaplen_cut_packets,
-            malformed_packets,
+            packet: self.stack.stats(),
             no_interface_packets: c.no_interface,
             truncated_file: c.truncated_file,
-            linktypes,
-            fragments,
-            flows,
         }
     }
 

@@ -86,11 +86,11 @@ pub fn replay_with(
         b.finish_and_clear();
     }
     let st = source.stats();
-    summary.packets = st.packets;
-    summary.bytes = st.bytes;
-    summary.tcp_flows = st.flows.tcp_flows;
-    summary.udp_flows = st.flows.udp_flows;
-    summary.malformed_packets = st.malformed_packets + st.truncated_packets;
+    summary.packets = st.packet.packets;
+    summary.bytes = st.packet.bytes;
+    summary.tcp_flows = st.packet.flows.tcp_flows;
+    summary.udp_flows = st.packet.flows.udp_flows;
+    summary.malformed_packets = st.packet.malformed_packets + st.packet.truncated_packets;
     summary.records = pipeline.records_by_protocol().into_iter().collect();
     summary.parse = pipeline.parse_stats().clone();
     summary.gaps = gaps;

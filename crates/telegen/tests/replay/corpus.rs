@@ -73,8 +73,11 @@ fn every_capture_replays_and_packet_counts_match() {
             failures.push(format!("{file}: {e}"));
         }
         if let Some(want) = want {
-            if stats.packets != want {
-                failures.push(format!("{file}: {} packets, MANIFEST says {want}", stats.packets));
+            if stats.packet.packets != want {
+                failures.push(format!(
+                    "{file}: {} packets, MANIFEST says {want}",
+                    stats.packet.packets
+                ));
             }
         }
         let (done, total) = src.progress();

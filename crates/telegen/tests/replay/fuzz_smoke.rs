@@ -194,8 +194,8 @@ fn seeds_exercise_the_whole_path() {
         let data = events.iter().filter(|e| matches!(e.payload, Payload::Data(_))).count();
         let st = src.stats();
         assert!(data >= 4, "only {data} data events");
-        assert_eq!(st.fragments.reassembled, 1);
-        assert!(st.flows.reassembly.ooo_segments >= 1);
+        assert_eq!(st.packet.fragments.reassembled, 1);
+        assert!(st.packet.flows.reassembly.ooo_segments >= 1);
         fuzzing::pcap(&seed);
     }
 }

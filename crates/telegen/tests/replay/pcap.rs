@@ -232,10 +232,10 @@ fn in_order_both_directions_fin_close() {
     let frames: Vec<_> = simple_http(&mut conv).iter().map(|p| eth(p, &[])).collect();
     let (events, stats) = replay(&pcap_of(1, &frames));
     assert_simple_http(&events, conv.c, conv.s);
-    assert_eq!(stats.flows.closed_by_fin, 1);
-    assert_eq!(stats.flows.tcp_flows, 1);
-    assert_eq!(stats.tcp_packets, 9);
-    assert_eq!(stats.linktypes, vec![(1, 9)]);
+    assert_eq!(stats.packet.flows.closed_by_fin, 1);
+    assert_eq!(stats.packet.flows.tcp_flows, 1);
+    assert_eq!(stats.packet.tcp_packets, 9);
+    assert_eq!(stats.packet.linktypes, vec![(1, 9)]);
     // timestamps are the packets' (data event of packet 4 = index 3)
     assert_eq!(events[0].ts_ns, T0 + 3_000_000);
 }
@@ -252,8 +252,8 @@ fn out_of_order_segments_are_reordered() {
     let (events, stats) = replay(&pcap_of(1, &frames));
     let (text, _) = streams(&events);
     assert_eq!(text[&(1, C2S)], "GET /a HTTP/1.1\r\n\r\n");
-    assert_eq!(stats.flows.reassembly.ooo_segments, 1);
-    assert_eq!(stats.flows.reassembly.gaps, 0);
+    assert_eq!(stats.packet.flows.reassembly.ooo_segments, 1);
+    assert_eq!(stats.packet.flows.reassembly.gaps, 0);
 }
 
 #[test]
@@ -267,7 +267,7 @@ fn retransmitted_and_overlapping_data_is_trimmed() {
     let frames: Vec<_> = p.iter().map(|p| eth(p, &[])).collect();
     let (events, stats) = replay(&pcap_of(1, &frames));
     assert_eq!(streams(&events).0[&(1, C2S)], "hello world");
-    assert_eq!(stats.flows.reassembly.retransmitted_bytes, 5 + 5);
+    assert_eq!(stats.packet.flows.reassembly.retransmitted_bytes, 5 + 5);
 }
 
 #[test]
@@ -282,8 +282,8 @@ fn hole_becomes_gap_when_flow_closes() {
     let (text, closes) = streams(&events);
     assert_eq!(text[&(1, C2S)], "aaa<3>ccc");
     assert_eq!(closes[&1], 1);
-    assert_eq!(stats.flows.reassembly.gap_bytes, 3);
-    assert_eq!(stats.flows.closed_at_end, 1);
+    assert_eq!(stats.packet.flows.reassembly.gap_bytes, 3);
+    assert_eq!(stats.packet.flows.closed_at_end, 1);
 }
 
 #[test]
@@ -298,7 +298,7 @@ fn peer_ack_past_hole_emits_gap_before_close() {
     let (events, stats) = replay(&pcap_of(1, &frames));
     let (text, _) = streams(&events);
     assert_eq!(text[&(1, C2S)], "aaa<3>ccc");
-    assert_eq!(stats.flows.reassembly.acked_holes, 1);
+    assert_eq!(stats.packet.flows.reassembly.acked_holes, 1);
     // the gap and "ccc" come with the server's packet, before the end-of-input Close
     let pos_gap = events.iter().position(|e| e.payload == Payload::Gap(3)).unwrap();
     assert_eq!(events[pos_gap].ts_ns, T0 + 5_000_000);
@@ -319,7 +319,7 @@ fn ooo_bound_forces_gap_and_counts() {
     let frames: Vec<_> = p.iter().map(|p| eth(p, &[])).collect();
     let (events, stats) = replay_cfg(&pcap_of(1, &frames), cfg);
     assert_eq!(streams(&events).0[&(1, C2S)], "<1>abcde");
-    assert_eq!(stats.flows.reassembly.ooo_forced_skips, 1);
+    assert_eq!(stats.packet.flows.reassembly.ooo_forced_skips, 1);
 }
 
 #[test]
@@ -359,8 +359,8 @@ fn rst_closes_once_and_new_syn_starts_new_connection() {
     assert_eq!(text[&(1, C2S)], "one");
     assert_eq!(text[&(2, C2S)], "two");
     assert_eq!(closes, BTreeMap::from([(1, 1), (2, 1)]));
-    assert_eq!(stats.flows.closed_by_rst, 1);
-    assert_eq!(stats.flows.after_close, 1);
+    assert_eq!(stats.packet.flows.closed_by_rst, 1);
+    assert_eq!(stats.packet.flows.after_close, 1);
 }
 
 #[test]
@@ -373,7 +373,7 @@ fn idle_timeout_and_eviction_close_flows() {
         frames.push(eth(&tcp_ip(c, sa("10.0.0.2:80"), 1, 1, ACK, b"x"), &[]));
     }
     let (events, stats) = replay_cfg(&pcap_of(1, &frames), cfg);
-    assert_eq!(stats.flows.flow_evictions, 1);
+    assert_eq!(stats.packet.flows.flow_evictions, 1);
     // the evicted flow (the first) is closed before the third flow's data
     let close1 = events.iter().position(|e| e.conn_id == 1 && e.payload == Payload::Close);
     let data3 = events.iter().position(|e| e.conn_id == 3);
@@ -391,8 +391,8 @@ fn idle_timeout_and_eviction_close_flows() {
         eth(&tcp_ip(c, sa("10.0.0.2:81"), 3, 1, ACK, b"x"), &[]),
     ];
     let (events, stats) = replay_cfg(&pcap_of(1, &frames), cfg);
-    assert_eq!(stats.flows.flows_expired, 1);
-    assert_eq!(stats.flows.closed_at_end, 1);
+    assert_eq!(stats.packet.flows.flows_expired, 1);
+    assert_eq!(stats.packet.flows.closed_at_end, 1);
     assert_eq!(streams(&events).1, BTreeMap::from([(1, 1), (2, 1)]));
     let close1 = events.iter().position(|e| e.conn_id == 1 && e.payload == Payload::Close);
     let y = events.iter().position(|e| e.payload == Payload::Data(b"y".to_vec()));
@@ -417,7 +417,7 @@ fn snaplen_cut_segment_becomes_gap() {
     }
     let (events, stats) = replay(&w.into_inner());
     assert_eq!(streams(&events).0[&(1, C2S)], "0123<6>after");
-    assert_eq!(stats.snaplen_cut_packets, 1);
+    assert_eq!(stats.packet.snaplen_cut_packets, 1);
 }
 
 // ---------- link types and IP versions ----------
@@ -437,7 +437,7 @@ fn link_types_give_the_same_streams() {
     ];
     for (name, lt, frames) in cases {
         let (events, stats) = replay(&pcap_of(lt, &frames));
-        assert_eq!(stats.tcp_packets, 9, "{name}");
+        assert_eq!(stats.packet.tcp_packets, 9, "{name}");
         assert_simple_http(&events, conv.c, conv.s);
     }
 }
@@ -507,8 +507,8 @@ fn ipv4_fragments_are_reassembled_out_of_order() {
     assert_eq!(events[0].payload, Payload::Data(body));
     assert_eq!(events[0].dir, C2S);
     assert_eq!(events[0].key.server, sa("10.0.0.53:53"));
-    assert_eq!(stats.fragments.fragments, 4);
-    assert_eq!(stats.fragments.reassembled, 1);
+    assert_eq!(stats.packet.fragments.fragments, 4);
+    assert_eq!(stats.packet.fragments.reassembled, 1);
 }
 
 #[test]
@@ -522,8 +522,8 @@ fn ipv6_fragments_are_reassembled_and_incomplete_ones_counted() {
     frames.push(eth(&other[1], &[]));
     let (events, stats) = replay(&pcap_of(1, &frames));
     assert_eq!(events[0].payload, Payload::Data(body));
-    assert_eq!(stats.fragments.reassembled, 1);
-    assert_eq!(stats.fragments.timeouts, 1);
+    assert_eq!(stats.packet.fragments.reassembled, 1);
+    assert_eq!(stats.packet.fragments.timeouts, 1);
 }
 
 // ---------- UDP ----------
@@ -544,8 +544,8 @@ fn udp_orientation_and_idle_expiry() {
     assert_eq!(closes, BTreeMap::from([(1, 1), (2, 1)]));
     assert_eq!(events[0].key.client, c);
     assert_eq!(events[0].key.transport, Transport::Udp);
-    assert_eq!(stats.flows.flows_expired, 1);
-    assert_eq!(stats.flows.udp_flows, 2);
+    assert_eq!(stats.packet.flows.flows_expired, 1);
+    assert_eq!(stats.packet.flows.udp_flows, 2);
 }
 
 // ---------- container formats ----------
@@ -561,7 +561,7 @@ fn pcap_byte_orders_and_nanoseconds() {
         let (events, stats) = replay(&w.into_inner());
         let want = if nanos { T0 + 789 } else { T0 };
         assert_eq!(events[0].ts_ns, want, "big={big} nanos={nanos}");
-        assert_eq!(stats.packets, 1);
+        assert_eq!(stats.packet.packets, 1);
     }
 }
 
@@ -583,7 +583,7 @@ fn pcapng_interfaces_byte_orders_and_missing_idb() {
         assert_eq!(data.len(), 2);
         assert_eq!(data[0].ts_ns, T0);
         assert_eq!(data[1].ts_ns, T0 + 5);
-        assert_eq!(stats.linktypes, vec![(1, 1), (101, 1)]);
+        assert_eq!(stats.packet.linktypes, vec![(1, 1), (101, 1)]);
         assert_eq!(stats.no_interface_packets, 1);
     }
     // a file with no IDB at all
@@ -591,7 +591,7 @@ fn pcapng_interfaces_byte_orders_and_missing_idb() {
     w.packet(0, T0, &ip, None).unwrap();
     let (events, stats) = replay(&w.into_inner());
     assert!(events.is_empty());
-    assert_eq!((stats.packets, stats.no_interface_packets), (0, 1));
+    assert_eq!((stats.packet.packets, stats.no_interface_packets), (0, 1));
 }
 
 #[test]
@@ -605,11 +605,11 @@ fn non_ip_and_malformed_packets_are_counted() {
     let frames = vec![arp, bad_ip, short];
     let (events, stats) = replay(&pcap_of(1, &frames));
     assert!(events.is_empty());
-    assert_eq!(stats.non_ip_skipped, 1);
-    assert_eq!(stats.malformed_packets, 1);
-    assert_eq!(stats.truncated_packets, 1);
+    assert_eq!(stats.packet.non_ip_skipped, 1);
+    assert_eq!(stats.packet.malformed_packets, 1);
+    assert_eq!(stats.packet.truncated_packets, 1);
     let (_, stats) = replay(&pcap_of(147, &[vec![1, 2, 3]]));
-    assert_eq!(stats.unsupported_linktype, 1);
+    assert_eq!(stats.packet.unsupported_linktype, 1);
 }
 
 #[test]
@@ -654,8 +654,8 @@ fn large_block_grows_buffer_and_progress_reaches_total() {
     let mut out = Vec::new();
     while src.next_events(&mut out).unwrap() {}
     assert_eq!(src.progress(), (bytes.len() as u64, Some(bytes.len() as u64)));
-    assert_eq!(src.stats().packets, 9);
-    assert_eq!(src.stats().non_ip_skipped, 1);
+    assert_eq!(src.stats().packet.packets, 9);
+    assert_eq!(src.stats().packet.non_ip_skipped, 1);
 }
 
 // ---------- IPv6 atomic fragments, tunnels ----------
@@ -684,9 +684,9 @@ fn ipv6_atomic_fragments_are_whole_packets() {
         .collect();
     let (events, stats) = replay(&pcap_of(1, &frames));
     assert_simple_http(&events, conv.c, conv.s);
-    assert_eq!(stats.fragments.fragments, 0);
-    assert_eq!(stats.malformed_packets, 0);
-    assert_eq!(stats.tcp_packets, 9);
+    assert_eq!(stats.packet.fragments.fragments, 0);
+    assert_eq!(stats.packet.malformed_packets, 0);
+    assert_eq!(stats.packet.tcp_packets, 9);
 }
 
 fn ipv6_octets(a: SocketAddr) -> [u8; 16] {
@@ -722,9 +722,9 @@ fn vxlan_inner_packets_become_their_own_flows() {
     let (events, stats) = replay(&pcap_of(1, &frames));
     // only the inner connection is reported; the VTEP-to-VTEP datagrams make no flow
     assert_simple_http(&events, conv.c, conv.s);
-    assert_eq!(stats.vxlan_decapsulated, 9);
-    assert_eq!((stats.tcp_packets, stats.udp_packets), (9, 0));
-    assert_eq!((stats.flows.tcp_flows, stats.flows.udp_flows), (1, 0));
+    assert_eq!(stats.packet.vxlan_decapsulated, 9);
+    assert_eq!((stats.packet.tcp_packets, stats.packet.udp_packets), (9, 0));
+    assert_eq!((stats.packet.flows.tcp_flows, stats.packet.flows.udp_flows), (1, 0));
 }
 
 #[test]
@@ -743,23 +743,23 @@ fn geneve_vxlan_nesting_is_bounded_and_bad_headers_stay_udp() {
     assert_eq!(text[&(1, C2S)], "query");
     assert_eq!(text[&(1, S2C)], "answer");
     assert_eq!(events[0].key.server, s);
-    assert_eq!((stats.geneve_decapsulated, stats.vxlan_decapsulated), (2, 1));
-    assert_eq!((stats.udp_packets, stats.flows.udp_flows), (2, 1));
+    assert_eq!((stats.packet.geneve_decapsulated, stats.packet.vxlan_decapsulated), (2, 1));
+    assert_eq!((stats.packet.udp_packets, stats.packet.flows.udp_flows), (2, 1));
 
     // depth 1: the VXLAN inside the Geneve tunnel stays a UDP datagram to port 4789
     let mut cfg = ReplayConfig::default();
     cfg.tunnels.max_depth = 1;
     let (events, stats) = replay_cfg(&pcap_of(1, &[pkt]), cfg);
     assert_eq!(events[0].key.server, sa("127.0.0.1:4789"));
-    assert_eq!((stats.geneve_decapsulated, stats.vxlan_decapsulated), (1, 0));
-    assert_eq!(stats.tunnel_depth_exceeded, 1);
+    assert_eq!((stats.packet.geneve_decapsulated, stats.packet.vxlan_decapsulated), (1, 0));
+    assert_eq!(stats.packet.tunnel_depth_exceeded, 1);
 
     // a VXLAN header without the I flag, and a truncated Geneve header: plain UDP
     let bad = eth(&udp_ip(sa("10.0.0.1:50000"), sa("10.0.0.2:4789"), &vxlan(b"x", 0)), &[]);
     let short = eth(&udp_ip(sa("10.0.0.1:50000"), sa("10.0.0.2:6081"), &[2, 0, 8, 0]), &[]);
     let (events, stats) = replay(&pcap_of(1, &[bad, short]));
-    assert_eq!(stats.tunnel_invalid, 2);
-    assert_eq!((stats.vxlan_decapsulated, stats.geneve_decapsulated), (0, 0));
-    assert_eq!(stats.flows.udp_flows, 2);
+    assert_eq!(stats.packet.tunnel_invalid, 2);
+    assert_eq!((stats.packet.vxlan_decapsulated, stats.packet.geneve_decapsulated), (0, 0));
+    assert_eq!(stats.packet.flows.udp_flows, 2);
     assert_eq!(events[0].key.server, sa("10.0.0.2:4789"));
 }
