@@ -13,8 +13,14 @@ use std::process::ExitCode;
     about = "eBPF network observability: TCP, HTTP, DNS -> Prometheus, OTLP, JSON"
 )]
 struct Cli {
-    /// Log filter (tracing EnvFilter syntax), also from TELEGEN_LOG.
-    #[arg(long, global = true, env = "TELEGEN_LOG", default_value = "info")]
+    /// Log filter (tracing EnvFilter syntax), also from TELEGEN_LOG. The default keeps
+    /// the OpenTelemetry SDK's own info-level logs out of the output.
+    #[arg(
+        long,
+        global = true,
+        env = "TELEGEN_LOG",
+        default_value = "info,opentelemetry=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn"
+    )]
     log: String,
     #[command(subcommand)]
     cmd: Cmd,
@@ -35,9 +41,14 @@ enum Cmd {
     Check,
     /// Run a pcap or pcapng file through the same pipeline as live capture.
     Replay {
+        /// The capture to replay: a pcap or pcapng file.
         file: PathBuf,
+        /// YAML configuration file (default: built-in defaults); its parser, filter and
+        /// exporter settings apply as they would live.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// json: one JSON line per record on stdout; otlp: send to the configured OTLP
+        /// endpoint.
         #[arg(long, value_enum, default_value = "json")]
         format: ReplayFormat,
         /// Do not show a progress bar.
@@ -53,14 +64,19 @@ enum Cmd {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ReplayFormat {
+    /// One JSON object per record on stdout.
     Json,
+    /// OTLP traces and logs to the configured endpoint.
     Otlp,
 }
 
 #[derive(Subcommand)]
 enum ConfigCmd {
     /// Validate a configuration file without loading anything.
-    Check { file: PathBuf },
+    Check {
+        /// The YAML configuration file to validate.
+        file: PathBuf,
+    },
     /// Print the full default configuration, with comments.
     Default,
 }
@@ -84,17 +100,38 @@ fn main() -> ExitCode {
     match dispatch(cli.cmd) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("telegen: error: {e:#}");
+            eprintln!("telegen: error: {}", error_text(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes, each said once: a cause whose text its wrapper already
+/// carries (`... file x: No such file or directory`) is not repeated.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for c in e.chain() {
+        let t = c.to_string();
+        if t.is_empty() || s.contains(&t) {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push_str(": ");
+        }
+        s.push_str(&t);
+    }
+    s
 }
 
 fn dispatch(cmd: Cmd) -> Result<ExitCode> {
     match cmd {
         Cmd::Run { config, json } => {
             let cfg = load_config(config.as_deref())?;
-            telegen::run::run(cfg, telegen::run::RunOptions { json })?;
+            let res = telegen::run::run(cfg, telegen::run::RunOptions { json });
+            if res.is_err() && !telegen::util::is_root() {
+                eprintln!("telegen: not running as root: {NEEDS_PRIVILEGES}");
+            }
+            res?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Check => {
@@ -130,31 +167,39 @@ fn load_config(path: Option<&std::path::Path>) -> Result<telegen::config::Config
     Ok(telegen::config::Config::resolve(path, &|k| std::env::var(k).ok())?)
 }
 
+/// What loading kernel programs takes.
+const NEEDS_PRIVILEGES: &str =
+    "loading kernel programs needs root (or CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_RESOURCE)";
+
 /// `telegen check`: one line per hook type, then the verdict on the core features.
 fn print_probe_report() -> bool {
     use telegen::capture::check::{core_ok, probe_kernel};
-    if !telegen::util::is_root() {
-        eprintln!(
-            "telegen check: not running as root; most probes will fail for lack of privileges"
-        );
+    let root = telegen::util::is_root();
+    if !root {
+        eprintln!("telegen check: not running as root: {NEEDS_PRIVILEGES}; the probes below fail for that reason, not because of the kernel");
     }
     let results = probe_kernel();
-    println!("{:<18} {:<8} enables", "hook", "result");
+    let w = results.iter().map(|r| r.hook.len()).max().unwrap_or(4).max(4);
+    println!("{:<w$} {:<8} used by telegen for", "hook", "result");
     for r in &results {
-        println!(
-            "{:<18} {:<8} {}",
-            r.hook,
-            if r.works { "works" } else { "REFUSED" },
+        let enables = if r.enables.is_empty() {
+            "(not used by telegen)".into()
+        } else {
             r.enables.join(", ")
-        );
+        };
+        println!("{:<w$} {:<8} {enables}", r.hook, if r.works { "works" } else { "REFUSED" });
         if !r.works {
-            println!("{:<18} {:<8} ({})", "", "", r.detail);
+            println!("{:<w$} {:<8} ({})", "", "", r.detail);
         }
     }
     let ok = core_ok(&results);
+    let verdict = match (ok, root) {
+        (true, _) => "can run",
+        (false, true) => "CANNOT run on this kernel",
+        (false, false) => "cannot tell without root",
+    };
     println!(
-        "\ncore features (TCP connections, RTT, retransmits, socket payload capture): {}",
-        if ok { "can run" } else { "CANNOT run on this kernel" }
+        "\ncore features (TCP connections, RTT, retransmits, socket payload capture): {verdict}"
     );
     ok
 }

@@ -138,8 +138,12 @@ fn print_summary(
     if !sources.tcp_running() {
         s.push_str("  tcp: disabled by configuration\n");
     }
+    let fw = hooks.iter().map(|h| h.feature.len()).max().unwrap_or(0);
+    let hw = hooks.iter().map(|h| h.hook.len()).max().unwrap_or(0);
     for h in hooks {
         let st = match &h.status {
+            // An iterator is BTF-typed like tp_btf, but it is not a tracepoint.
+            HookStatus::TpBtf if h.hook.starts_with("iter/") => "attached (iterator)".to_string(),
             HookStatus::TpBtf => "attached (tp_btf)".to_string(),
             HookStatus::Classic { tp_btf_error } => {
                 format!("DEGRADED: classic tracepoint (tp_btf refused: {tp_btf_error})")
@@ -148,7 +152,7 @@ fn print_summary(
             HookStatus::Disabled => "off (configuration)".to_string(),
             HookStatus::Failed { error } => format!("REFUSED by the kernel: {error}"),
         };
-        s.push_str(&format!("  {:<34} {:<28} {st}\n", h.feature, h.hook));
+        s.push_str(&format!("  {:<fw$} {:<hw$} {st}\n", h.feature, h.hook));
     }
     if rings > 0 {
         s.push_str(&format!(
@@ -165,6 +169,7 @@ fn print_summary(
         ),
     }
     s.push_str(&format!("  json lines on stdout: {}\n", if json { "on" } else { "off" }));
+    s.push_str("telegen: ready; SIGINT (Ctrl-C) or SIGTERM stops it and detaches everything\n");
     eprint!("{s}");
 }
 

@@ -29,9 +29,12 @@ pub async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
     let addr: SocketAddr = listen
         .parse()
         .with_context(|| format!("agent.exporters.prometheus.listen: bad address {listen:?}"))?;
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the Prometheus endpoint on {addr}"))
+    tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "binding the Prometheus endpoint on {addr} (another address or port: \
+                 agent.exporters.prometheus.listen)"
+        )
+    })
 }
 
 /// Serves `registry` on `listener` (from [`bind`]) at `path` until the task is aborted;

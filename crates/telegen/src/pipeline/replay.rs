@@ -6,7 +6,7 @@
 use super::{Pipeline, Stages, MAX_SERIES};
 use crate::config::Effective;
 use crate::model::{Payload, Signal, StreamEvent};
-use crate::pcap::{PcapReplaySource, ReplayConfig, ReplayStats};
+use crate::pcap::{PcapError, PcapReplaySource, ReplayConfig, ReplayStats};
 use crate::signals::metrics::MetricsBuilder;
 use crate::telemetry::SelfTelemetry;
 use anyhow::{Context, Result};
@@ -40,8 +40,14 @@ pub fn replay_with(
     progress: bool,
     emit: &mut dyn FnMut(Signal),
 ) -> Result<ReplaySummary> {
-    let mut source = PcapReplaySource::open(file, ReplayConfig::default())
-        .with_context(|| format!("replaying {}", file.display()))?;
+    let mut source = match PcapReplaySource::open(file, ReplayConfig::default()) {
+        Ok(s) => s,
+        // The error names the file already.
+        Err(e @ PcapError::Open { .. }) => return Err(e.into()),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("replaying {}", file.display())))
+        }
+    };
     let mut reg = Registry::default();
     let telemetry = SelfTelemetry::register(&mut reg);
     let mut b = MetricsBuilder::new(&mut reg, None, MAX_SERIES);

@@ -23,7 +23,10 @@ fn probe_reports_every_hook_and_leaves_nothing() {
     let results = probe_kernel();
     for r in &results {
         eprintln!("{:<16} {:<5} {}", r.hook, r.works, r.detail.lines().next().unwrap_or(""));
-        assert!(!r.detail.is_empty() && !r.enables.is_empty(), "{r:?}");
+        assert!(!r.detail.is_empty(), "{r:?}");
+        // A row names a feature only where telegen really uses the hook.
+        let used = ["btf", "ring_buffer", "tp_btf", "tracepoint", "task_pt_regs", "iter_tcp"];
+        assert_eq!(!r.enables.is_empty(), used.contains(&r.hook), "{r:?}");
     }
     let hooks: Vec<&str> = results.iter().map(|r| r.hook).collect();
     for h in [

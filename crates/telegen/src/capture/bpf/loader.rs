@@ -192,14 +192,21 @@ pub fn fill_ports(ebpf: &mut Ebpf, name: &'static str, ports: &[u16]) -> Result<
 
 /// Error text with the whole source chain (aya nests the errno deep inside).
 pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
     while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
+        let mut t = c.to_string();
+        // aya ends a failed load with "Verifier output: <log>"; an empty log says nothing.
+        if let Some(x) = t.trim_end().strip_suffix("Verifier output:") {
+            t = x.trim_end().trim_end_matches('.').to_string();
+        }
+        // A cause that its wrapper already printed is not repeated.
+        if !t.is_empty() && !parts.last().is_some_and(|p| p.contains(&t)) {
+            parts.push(t);
+        }
         cur = c.source();
     }
-    s
+    parts.join(": ")
 }
 
 /// Attaches the tp_btf program `btf_prog` to `name`; if the kernel refuses it (load or
